@@ -1,0 +1,1 @@
+"""hrm_jax: the Hierarchical Reasoning Model in JAX/Flax."""
