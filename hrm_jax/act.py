@@ -1,0 +1,134 @@
+"""Adaptive computation time (SPEC section 2): the carry, its reset, and one ACT step.
+
+`apply(params, carry, batch, ...)` is the public pure function: it resets halted
+slots to the new batch rows, runs one segment, and decides which slots halt.
+"""
+from __future__ import annotations
+
+from typing import Literal
+
+import flax.struct
+import jax
+import jax.numpy as jnp
+from jax import lax
+
+from hrm_jax import model
+from hrm_jax.batch import validate_batch
+from hrm_jax.config import HRMConfig
+
+EvalHalt = Literal["none", "q_halt", "q_halt_gt_continue"]
+
+
+@flax.struct.dataclass
+class Carry:
+  """State streamed across ACT steps; one slot per batch row."""
+  z_H: jax.Array                 # [B, P+S, D] high-level state
+  z_L: jax.Array                 # [B, P+S, D] low-level state
+  steps: jax.Array               # [B] int32 segments run on the current example
+  halted: jax.Array              # [B] bool: the slot takes a new example next call
+  inputs: jax.Array              # [B, S] int32 current example of each slot
+  labels: jax.Array              # [B, S] int32
+  puzzle_identifiers: jax.Array  # [B] int32
+
+
+def initial_carry(batch: dict, config: HRMConfig) -> Carry:
+  """A carry with every slot halted, so the first call loads the whole batch."""
+  B = batch["inputs"].shape[0]
+  z = jnp.zeros((B, config.total_len, config.hidden_size), config.dtype)
+  return Carry(z_H=z, z_L=z, steps=jnp.zeros((B,), jnp.int32), halted=jnp.ones((B,), bool),
+               inputs=jnp.zeros_like(batch["inputs"]), labels=jnp.zeros_like(batch["labels"]),
+               puzzle_identifiers=jnp.zeros_like(batch["puzzle_identifiers"]))
+
+
+def reset_carry(params: dict, carry: Carry, batch: dict, config: HRMConfig) -> Carry:
+  """Halted slots restart from (z_H0, z_L0) with the new row; running slots keep theirs."""
+  h = carry.halted
+  take = lambda new, old: jnp.where(h.reshape(h.shape + (1,) * (new.ndim - 1)), new, old)
+  z0 = lax.stop_gradient(params["z0"])
+  return Carry(z_H=take(z0["H"].astype(config.dtype)[None, None], carry.z_H),
+               z_L=take(z0["L"].astype(config.dtype)[None, None], carry.z_L),
+               steps=jnp.where(h, 0, carry.steps), halted=h,
+               inputs=take(batch["inputs"], carry.inputs),
+               labels=take(batch["labels"], carry.labels),
+               puzzle_identifiers=take(batch["puzzle_identifiers"], carry.puzzle_identifiers))
+
+
+def puzzle_rows(params: dict, puzzle_identifiers_B: jax.Array) -> jax.Array | None:
+  """The puzzle-embedding rows of the slots' examples, [B, puzzle_emb_ndim]."""
+  if "puzzle_emb" not in params:
+    return None
+  return jnp.take(params["puzzle_emb"], puzzle_identifiers_B, axis=0)
+
+
+def segment(params: dict, carry: Carry, rows_BxE, *, config: HRMConfig, train: bool,
+            rng: jax.Array | None = None, halt_max_steps: int | None = None,
+            eval_halt: EvalHalt = "none"):
+  """One ACT step on an already reset carry; `rows_BxE` are the slots' puzzle rows.
+
+  Separated from `apply` so that a train step can differentiate w.r.t. the rows.
+  Returns (new_carry, outputs) with outputs logits [B,S,V], q_halt_logits [B],
+  q_continue_logits [B] and, in training with halting, target_q_continue [B].
+  """
+  cfg = config
+  max_steps = cfg.halt_max_steps if halt_max_steps is None else halt_max_steps
+  net = params["net"]
+  x_BxTxD = model.input_embedding(net, carry.inputs, rows_BxE, cfg)
+  z_H, z_L = model.hierarchy(net, carry.z_H, carry.z_L, x_BxTxD, cfg)
+  logits, q_halt, q_continue = model.output_heads(net, z_H, cfg)
+  z_H, z_L = lax.stop_gradient((z_H, z_L))
+  out = {"logits": logits, "q_halt_logits": q_halt, "q_continue_logits": q_continue}
+
+  steps = carry.steps + 1
+  is_last = steps >= max_steps
+  halted = is_last
+  q_halt_ng, q_continue_ng = lax.stop_gradient((q_halt, q_continue))
+  if train and max_steps > 1:
+    if rng is None:
+      raise ValueError("apply(train=True) needs an rng for halting exploration")
+    halted = halted | (q_halt_ng > q_continue_ng)
+    k_explore, k_min = jax.random.split(rng)
+    explore = jax.random.uniform(k_explore, q_halt.shape) < cfg.halt_exploration_prob
+    min_halt = explore * jax.random.randint(k_min, steps.shape, 2, max_steps + 1)
+    halted = halted & (steps >= min_halt)
+    # Q target: one more segment from the new carry, without gradient (gamma = 1).
+    net_ng, x_ng = lax.stop_gradient((net, x_BxTxD))
+    next_z_H, _ = model.hierarchy(net_ng, z_H, z_L, x_ng, cfg)
+    _, next_q_halt, next_q_continue = model.output_heads(net_ng, next_z_H, cfg)
+    target = jnp.where(is_last, next_q_halt, jnp.maximum(next_q_halt, next_q_continue))
+    out["target_q_continue"] = lax.stop_gradient(jax.nn.sigmoid(target))
+  elif eval_halt == "q_halt":
+    halted = halted | (q_halt_ng > 0)
+  elif eval_halt == "q_halt_gt_continue":
+    halted = halted | (q_halt_ng > q_continue_ng)
+  elif eval_halt != "none":
+    raise ValueError(f"eval_halt must be 'none', 'q_halt' or 'q_halt_gt_continue', got {eval_halt!r}")
+
+  new_carry = carry.replace(z_H=z_H, z_L=z_L, steps=steps, halted=halted)
+  return new_carry, out
+
+
+def apply(params: dict, carry: Carry, batch: dict, *, config: HRMConfig, train: bool = False,
+          rng: jax.Array | None = None, halt_max_steps: int | None = None,
+          eval_halt: EvalHalt = "none"):
+  """One ACT step of the HRM: a pure, jit-able function.
+
+  Args:
+    params: the pytree from `hrm_jax.init`.
+    carry: from `initial_carry` or the previous call.
+    batch: dict with inputs [B,S] int32, labels [B,S] int32 (-100 = ignored),
+      puzzle_identifiers [B] int32. Rows are taken only by halted slots.
+    config: the model's HRMConfig (static).
+    train: training mode: Q-learned halting with exploration, and the Q target.
+    rng: PRNG key, required when train=True.
+    halt_max_steps: override the number of segments before a forced halt
+      (e.g. more at evaluation than in training).
+    eval_halt: halting at evaluation: "none" (the reference: run max steps),
+      "q_halt" (stop when q_halt > 0) or "q_halt_gt_continue".
+  Returns:
+    (new_carry, outputs): see `segment`.
+  """
+  validate_batch(batch, config, carry=carry)
+  carry = reset_carry(params, carry, batch, config)
+  rows = puzzle_rows(params, carry.puzzle_identifiers)
+  return segment(params, carry, rows, config=config, train=train, rng=rng,
+                 halt_max_steps=halt_max_steps, eval_halt=eval_halt)

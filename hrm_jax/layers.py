@@ -1,0 +1,114 @@
+"""Transformer pieces of the HRM (SPEC section 1), as Flax Linen modules.
+
+Post-norm blocks, RMSNorm without a gain, fused-qkv attention with RoPE, SwiGLU.
+Matmuls take `compute_dtype` inputs and accumulate in float32.
+"""
+from __future__ import annotations
+
+import functools
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+
+from hrm_jax.config import HRMConfig
+
+# Standard deviation of a unit normal truncated to [-2, 2]; dividing by it makes the
+# truncated draw have exactly the requested std (as the reference's init does).
+TRUNC_STD_CORRECTION = 0.87962566103423978
+
+
+def trunc_normal(std: float) -> nn.initializers.Initializer:
+  """Normal truncated to [-2 std, 2 std] whose actual std is `std`."""
+  return nn.initializers.truncated_normal(std / TRUNC_STD_CORRECTION, lower=-2.0, upper=2.0)
+
+
+# LeCun: std 1/sqrt(fan_in), truncated at two std and corrected for the truncation.
+lecun_trunc_normal = nn.initializers.variance_scaling(1.0, "fan_in", "truncated_normal")
+
+_f32_accumulate = functools.partial(jax.lax.dot_general, preferred_element_type=jnp.float32)
+
+
+def dense(features: int, cfg: HRMConfig, name: str) -> nn.Dense:
+  """A bias-free linear layer: `compute_dtype` inputs, float32 accumulation."""
+  return nn.Dense(features, use_bias=False, dtype=cfg.dtype, param_dtype=cfg.param_dtype,
+                  kernel_init=lecun_trunc_normal, dot_general=_f32_accumulate, name=name)
+
+
+def rms_norm(x: jax.Array, eps: float) -> jax.Array:
+  """x / rms(x) over the last axis, computed in float32, no learned gain."""
+  x32 = x.astype(jnp.float32)
+  x32 = x32 * jax.lax.rsqrt(jnp.mean(jnp.square(x32), axis=-1, keepdims=True) + eps)
+  return x32.astype(x.dtype)
+
+
+def rope_tables(cfg: HRMConfig) -> tuple[jax.Array, jax.Array]:
+  """cos, sin tables [P+S, head_dim] in float32 for positions 0..P+S-1."""
+  half = jnp.arange(0, cfg.head_dim, 2, dtype=jnp.float32) / cfg.head_dim
+  inv_freq_H2 = 1.0 / (cfg.rope_theta ** half)
+  freqs_TxH2 = jnp.outer(jnp.arange(cfg.total_len, dtype=jnp.float32), inv_freq_H2)
+  emb_TxH = jnp.concatenate([freqs_TxH2, freqs_TxH2], axis=-1)
+  return jnp.cos(emb_TxH), jnp.sin(emb_TxH)
+
+
+def apply_rope(x_BxTxNxH: jax.Array, cos_TxH: jax.Array, sin_TxH: jax.Array) -> jax.Array:
+  """Rotate-half RoPE, computed in float32 and cast back."""
+  x = x_BxTxNxH.astype(jnp.float32)
+  half = x.shape[-1] // 2
+  rotated = jnp.concatenate([-x[..., half:], x[..., :half]], axis=-1)
+  out = x * cos_TxH[:, None, :] + rotated * sin_TxH[:, None, :]
+  return out.astype(x_BxTxNxH.dtype)
+
+
+class Attention(nn.Module):
+  """Full (non-causal) multi-head attention with a fused qkv projection."""
+  cfg: HRMConfig
+
+  @nn.compact
+  def __call__(self, x_BxTxD, rope):
+    cfg = self.cfg
+    B, T, _ = x_BxTxD.shape
+    N, H = cfg.num_heads, cfg.head_dim
+    qkv = dense(3 * cfg.hidden_size, cfg, "qkv")(x_BxTxD).astype(cfg.dtype)
+    qkv_BxTx3NxH = qkv.reshape(B, T, 3 * N, H)
+    q, k, v = qkv_BxTx3NxH[:, :, :N], qkv_BxTx3NxH[:, :, N:2 * N], qkv_BxTx3NxH[:, :, 2 * N:]
+    if rope is not None:
+      q, k = apply_rope(q, *rope), apply_rope(k, *rope)
+    o_BxTxNxH = jax.nn.dot_product_attention(q, k, v, scale=H ** -0.5)
+    return dense(cfg.hidden_size, cfg, "out")(o_BxTxNxH.reshape(B, T, N * H)).astype(cfg.dtype)
+
+
+class SwiGLU(nn.Module):
+  """W_down(silu(gate) * up) with a fused gate/up projection."""
+  cfg: HRMConfig
+
+  @nn.compact
+  def __call__(self, x_BxTxD):
+    cfg = self.cfg
+    gate_up = dense(2 * cfg.mlp_width, cfg, "gate_up")(x_BxTxD).astype(cfg.dtype)
+    gate, up = jnp.split(gate_up, 2, axis=-1)
+    return dense(cfg.hidden_size, cfg, "down")(jax.nn.silu(gate) * up).astype(cfg.dtype)
+
+
+class Block(nn.Module):
+  """Post-norm transformer block: x = norm(x + attn(x)); x = norm(x + mlp(x))."""
+  cfg: HRMConfig
+
+  @nn.compact
+  def __call__(self, x_BxTxD, rope):
+    eps = self.cfg.rms_norm_eps
+    x_BxTxD = rms_norm(x_BxTxD + Attention(self.cfg, name="attn")(x_BxTxD, rope), eps)
+    return rms_norm(x_BxTxD + SwiGLU(self.cfg, name="mlp")(x_BxTxD), eps)
+
+
+class ReasoningModule(nn.Module):
+  """One recurrent module (H or L): f(z, injection) = blocks(z + injection)."""
+  cfg: HRMConfig
+  num_layers: int
+
+  @nn.compact
+  def __call__(self, z_BxTxD, injection_BxTxD, rope):
+    x = z_BxTxD + injection_BxTxD
+    for i in range(self.num_layers):
+      x = Block(self.cfg, name=f"layers_{i}")(x, rope)
+    return x

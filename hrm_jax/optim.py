@@ -1,0 +1,80 @@
+"""Optimizers of the reference (SPEC section 4): AdamATan2, sparse sign-SGD, LR schedule."""
+from __future__ import annotations
+
+import math
+from typing import NamedTuple
+
+import jax
+import jax.numpy as jnp
+import optax
+
+
+def lr_factor(step, *, warmup_steps: int, total_steps: int, min_ratio: float = 1.0):
+  """Schedule multiplier at `step` (1-based, as the reference calls it after incrementing).
+
+  Linear warmup from 0 over `warmup_steps`, then cosine from 1 down to `min_ratio`
+  at `total_steps` (min_ratio 1.0 = constant, the reference default).
+  """
+  step = jnp.asarray(step, jnp.float32)
+  warm = step / max(1, warmup_steps)
+  progress = (step - warmup_steps) / max(1, total_steps - warmup_steps)
+  cosine = min_ratio + jnp.maximum(0.0, (1 - min_ratio) * 0.5 * (1 + jnp.cos(math.pi * progress)))
+  return jnp.where(step < warmup_steps, warm, cosine)
+
+
+class AdamATan2State(NamedTuple):
+  count: jax.Array
+  mu: optax.Updates
+  nu: optax.Updates
+
+
+def adam_atan2(learning_rate: optax.ScalarOrSchedule, b1: float = 0.9, b2: float = 0.95,
+               weight_decay: float = 0.0) -> optax.GradientTransformation:
+  """AdamATan2 (no epsilon) with decoupled weight decay, as the reference's CUDA kernel:
+
+    p <- p * (1 - lr * wd)
+    m <- b1 m + (1 - b1) g;  v <- b2 v + (1 - b2) g^2
+    p <- p - lr / (1 - b1^t) * atan2(m, sqrt(v) / sqrt(1 - b2^t))
+
+  `learning_rate` is a float or a schedule of the 0-based update count.
+  """
+  def init_fn(params):
+    zeros = lambda p: jnp.zeros_like(p, dtype=jnp.float32)
+    return AdamATan2State(count=jnp.zeros([], jnp.int32), mu=jax.tree.map(zeros, params),
+                          nu=jax.tree.map(zeros, params))
+
+  def update_fn(grads, state, params):
+    if params is None:
+      raise ValueError("adam_atan2 needs params (for weight decay)")
+    count = state.count + 1
+    t = count.astype(jnp.float32)
+    lr = learning_rate(state.count) if callable(learning_rate) else learning_rate
+    mu = jax.tree.map(lambda m, g: m + (1 - b1) * (g - m), state.mu, grads)
+    nu = jax.tree.map(lambda v, g: v + (1 - b2) * (g * g - v), state.nu, grads)
+    step_size = lr / (1 - b1 ** t)
+    v_scale = jnp.sqrt(1 - b2 ** t)
+
+    def new_param(p, m, v):
+      p32 = p.astype(jnp.float32) * (1 - lr * weight_decay)
+      p32 = p32 - step_size * jnp.arctan2(m, jnp.sqrt(v) / v_scale)
+      return p32.astype(p.dtype)
+
+    updates = jax.tree.map(lambda p, m, v: new_param(p, m, v) - p, params, mu, nu)
+    return updates, AdamATan2State(count=count, mu=mu, nu=nu)
+
+  return optax.GradientTransformation(init_fn, update_fn)
+
+
+def sparse_sign_sgd(table_NxE: jax.Array, ids_B: jax.Array, grads_BxE: jax.Array, lr,
+                    weight_decay: float) -> jax.Array:
+  """Sign-SGD on the puzzle-table rows a batch touched; other rows stay bit-identical.
+
+  The per-row gradients of duplicate ids are summed first (as the reference's
+  scatter_add), then w <- w * (1 - lr * wd) - lr * sign(g) on those rows only.
+  No dense state or dense gradient of the table is ever formed.
+  """
+  same_BxB = (ids_B[:, None] == ids_B[None, :]).astype(grads_BxE.dtype)
+  summed_BxE = jnp.matmul(same_BxB, grads_BxE, precision=jax.lax.Precision.HIGHEST)
+  rows = jnp.take(table_NxE, ids_B, axis=0).astype(jnp.float32)
+  new_rows = rows * (1 - lr * weight_decay) - lr * jnp.sign(summed_BxE)
+  return table_NxE.at[ids_B].set(new_rows.astype(table_NxE.dtype))
