@@ -1,0 +1,183 @@
+"""A fast 9x9 Sudoku solver on one 729-bit Python integer.
+
+Bit `d * 81 + cell` is set while digit d+1 is still possible in `cell` (cell = row * 9 + col).
+Propagation applies naked singles (a cell with one candidate) and hidden singles (a digit
+with one place in a row, column or box) bit-parallel over all units at once; search branches
+on a cell with the fewest candidates (lowest index first, digits ascending), so the number of
+guesses is a deterministic property of the grid as given.
+
+Grids are sequences of 81 ints, 0 for blank and 1..9 for digits.
+"""
+from __future__ import annotations
+
+import random
+from typing import Sequence
+
+_FULL = (1 << 729) - 1
+_CELLS = (1 << 81) - 1
+_DIGIT_SPREAD = sum(1 << (81 * d) for d in range(9))
+_DIGIT_SHIFTS = [81 * d for d in range(9)]
+# For every unit type: the bit of the unit's first cell for every (digit, unit), the shifts
+# that walk the unit's 9 cells, and the multiplier that spreads a first-cell flag over the unit.
+_ROW = (sum(1 << (d * 81 + r * 9) for d in range(9) for r in range(9)), list(range(9)), 0x1FF)
+_COL = (sum(1 << (d * 81 + c) for d in range(9) for c in range(9)), [9 * r for r in range(9)],
+        sum(1 << (9 * r) for r in range(9)))
+_BOX_SHIFTS = [9 * i + j for i in range(3) for j in range(3)]
+_BOX = (sum(1 << (d * 81 + 27 * br + 3 * bc) for d in range(9) for br in range(3) for bc in range(3)),
+        _BOX_SHIFTS, sum(1 << s for s in _BOX_SHIFTS))
+
+
+def _peers(cell: int) -> set[int]:
+    r, c = divmod(cell, 9)
+    out = {r * 9 + i for i in range(9)} | {i * 9 + c for i in range(9)}
+    out |= {(r // 3 * 3 + i) * 9 + c // 3 * 3 + j for i in range(3) for j in range(3)}
+    return out - {cell}
+
+
+def _elimination_masks() -> list[int]:
+    """mask[d*81+cell] clears every candidate that placing digit d+1 in cell rules out."""
+    masks = []
+    for d in range(9):
+        for cell in range(81):
+            m = sum(1 << (e * 81 + cell) for e in range(9) if e != d)
+            m |= sum(1 << (d * 81 + p) for p in _peers(cell))
+            masks.append(_FULL & ~m)
+    return masks
+
+
+_ELIM = _elimination_masks()
+
+
+def _propagate(x: int, placed: int) -> tuple[int, int] | None:
+    """Apply naked and hidden singles to a fixpoint; None on a contradiction."""
+    while True:
+        once = twice = 0
+        for s in _DIGIT_SHIFTS:
+            b = (x >> s) & _CELLS
+            twice |= once & b
+            once |= b
+        if once != _CELLS:
+            return None  # a cell without candidates
+        singles = ((once & ~twice) * _DIGIT_SPREAD) & x
+        for lsb, shifts, spread in (_ROW, _COL, _BOX):
+            once = twice = 0
+            for s in shifts:
+                b = (x >> s) & lsb
+                twice |= once & b
+                once |= b
+            if once != lsb:
+                return None  # a digit without a place in some unit
+            singles |= ((once & ~twice) * spread) & x
+        new = singles & ~placed
+        if not new:
+            return x, placed
+        while new:
+            low = new & -new
+            if not x & low:
+                return None
+            x &= _ELIM[low.bit_length() - 1]
+            placed |= low
+            new ^= low
+
+
+def _branch_cell(x: int) -> int:
+    """Lowest-index cell with two candidates, else the lowest with the fewest (>1)."""
+    once = twice = thrice = 0
+    for s in _DIGIT_SHIFTS:
+        b = (x >> s) & _CELLS
+        thrice |= twice & b
+        twice |= once & b
+        once |= b
+    two = twice & ~thrice
+    if two:
+        return (two & -two).bit_length() - 1
+    best, best_n = -1, 10
+    for cell in range(81):
+        n = ((x >> cell) & _DIGIT_SPREAD).bit_count()
+        if 1 < n < best_n:
+            best, best_n = cell, n
+    return best
+
+
+def _search(x: int, placed: int, limit: int, sols: list[int], stats: list[int],
+            rng: random.Random | None) -> int:
+    state = _propagate(x, placed)
+    if state is None:
+        return 0
+    x, placed = state
+    if x.bit_count() == 81:
+        sols.append(x)
+        return 1
+    cell = _branch_cell(x)
+    digits = [d for d in range(9) if (x >> (d * 81 + cell)) & 1]
+    if rng is not None:
+        rng.shuffle(digits)
+    stats[0] += 1
+    found = 0
+    for d in digits:
+        bit = d * 81 + cell
+        found += _search(x & _ELIM[bit], placed | (1 << bit), limit - found, sols, stats, rng)
+        if found >= limit:
+            break
+    return found
+
+
+def _encode(grid: Sequence[int]) -> tuple[int, int] | None:
+    x, placed, elim = _FULL, 0, _ELIM
+    cell = -1
+    for v in grid:
+        cell += 1
+        if v:
+            bit = (v - 1) * 81 + cell
+            if not (x >> bit) & 1:
+                return None  # clashing givens
+            x &= elim[bit]
+            placed |= 1 << bit
+    return x, placed
+
+
+def _decode(x: int) -> list[int]:
+    grid = [0] * 81
+    for d in range(9):
+        plane = (x >> (81 * d)) & _CELLS
+        while plane:
+            low = plane & -plane
+            grid[low.bit_length() - 1] = d + 1
+            plane ^= low
+    return grid
+
+
+def solve(grid: Sequence[int], limit: int = 2) -> tuple[list[list[int]], int]:
+    """Return (up to `limit` solutions, guesses made); guesses = branching nodes visited."""
+    grid = [int(v) for v in grid]
+    if len(grid) != 81 or any(not 0 <= v <= 9 for v in grid):
+        raise ValueError("a grid is 81 values in 0..9")
+    enc = _encode(grid)
+    if enc is None:
+        return [], 0
+    sols: list[int] = []
+    stats = [0]
+    _search(enc[0], enc[1], limit, sols, stats, None)
+    return [_decode(s) for s in sols], stats[0]
+
+
+def count_solutions(grid: Sequence[int], limit: int = 2) -> int:
+    """Number of solutions, counted up to `limit` (no input checks: the generator's hot path)."""
+    if not isinstance(grid, list):
+        grid = [int(v) for v in grid]
+    enc = _encode(grid)
+    if enc is None:
+        return 0
+    return _search(enc[0], enc[1], limit, [], [0], None)
+
+
+def rate(grid: Sequence[int]) -> int:
+    """Difficulty: guesses the deterministic solver needs to find the first solution."""
+    return solve(grid, 1)[1]
+
+
+def random_solution(rng: random.Random) -> list[int]:
+    """A uniformly-shuffled search from the empty grid: a random complete valid grid."""
+    sols: list[int] = []
+    _search(_FULL, 0, 1, sols, [0], rng)
+    return _decode(sols[0])

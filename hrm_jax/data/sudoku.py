@@ -1,0 +1,315 @@
+"""Sudoku-Extreme-like datasets in the HRM format, generated offline and seeded.
+
+    python -m hrm_jax.data.sudoku --out data/sudoku-hard-1k-aug-1000 \
+        --train-size 1000 --num-aug 1000 --test-size 1000 --seed 0 [--difficulty easy|medium|hard]
+    python -m hrm_jax.data.sudoku --out data/sudoku-extreme-1k --from-csv DIR_WITH_train.csv_test.csv
+
+Tokens (as the authors' builder): PAD 0, blank 1, digit d -> d + 1; seq_len 81; every cell is
+supervised (ignore_label_id = 0 = PAD never occurs in labels); one puzzle identifier "<blank>".
+
+Difficulties:
+  easy   unique puzzles with `blanks` (default 40) cells removed; almost all solve by singles.
+  medium minimal puzzles (no clue can be removed without losing uniqueness).
+  hard   minimal puzzles improved by hill climbing on the rating (remove two clues, restore
+         uniqueness with clues from the solution, re-minimise, keep when not easier), kept only
+         when rated >= min_guesses.
+The rating is the number of guesses (branching nodes) a backtracking solver with naked and
+hidden singles needs to find the solution (`_sudoku_solver.rate`).
+
+Candidate puzzle i is a pure function of (seed, i), and candidates are accepted in index order
+(rating filter, then dedup up to the symmetry group), so the output is byte-identical for a
+given seed whatever the number of worker processes. Train and test share no puzzle up to the
+symmetry group. Training puzzles get `num_aug` random symmetry transforms each (one group =
+the original and its transforms), as the authors' builder does.
+"""
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import multiprocessing
+import os
+import random
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from tqdm import tqdm
+
+from hrm_jax.data import _sudoku_solver as solver
+from hrm_jax.data.augment import apply_transforms, canonical_key, is_valid_solution, random_transforms
+from hrm_jax.data.format import (DatasetFormatError, DatasetMetadata, SplitSet, build_args_match,
+                                 write_dataset)
+
+PRESETS: dict[str, dict[str, int]] = {
+    "easy": dict(blanks=40, climb_steps=0, min_guesses=0),
+    "medium": dict(blanks=81, climb_steps=0, min_guesses=0),
+    "hard": dict(blanks=81, climb_steps=6, min_guesses=3),
+}
+
+
+# ----------------------------------------------------------------------------- one puzzle
+
+def _remove_clues(grid: list[int], rng: random.Random, max_blanks: int = 81) -> list[int]:
+    """Blank clues in random order while the solution stays unique (up to max_blanks blanks)."""
+    grid = list(grid)
+    blanks = grid.count(0)
+    order = [c for c in range(81) if grid[c]]
+    rng.shuffle(order)
+    for cell in order:
+        if blanks >= max_blanks:
+            break
+        value, grid[cell] = grid[cell], 0
+        if solver.count_solutions(grid, 2) == 1:
+            blanks += 1
+        else:
+            grid[cell] = value
+    return grid
+
+
+def _restore_uniqueness(grid: list[int], solution: list[int], rng: random.Random) -> list[int]:
+    """Add clues of `solution` where a second solution disagrees until the puzzle is unique."""
+    grid = list(grid)
+    while True:
+        sols, _ = solver.solve(grid, 2)
+        if len(sols) == 1:
+            return grid
+        other = sols[0] if sols[0] != solution else sols[1]
+        cell = rng.choice([c for c in range(81) if other[c] != solution[c]])
+        grid[cell] = solution[cell]
+
+
+def make_candidate(seed: int, index: int, blanks: int, climb_steps: int) -> tuple[list[int], list[int], int]:
+    """Candidate puzzle `index` of stream `seed`: (puzzle[81], solution[81], rating); 0 = blank."""
+    state = np.random.SeedSequence([seed, 0, index]).generate_state(2)
+    rng = random.Random(int(state[0]) << 32 | int(state[1]))
+    solution = solver.random_solution(rng)
+    puzzle = _remove_clues(solution, rng, blanks)
+    rating = solver.rate(puzzle)
+    for _ in range(climb_steps):
+        trial = list(puzzle)
+        for cell in rng.sample([c for c in range(81) if trial[c]], 2):
+            trial[cell] = 0
+        trial = _remove_clues(_restore_uniqueness(trial, solution, rng), rng)
+        trial_rating = solver.rate(trial)
+        if trial_rating >= rating:
+            puzzle, rating = trial, trial_rating
+    return puzzle, solution, rating
+
+
+def _candidate_job(job: tuple[int, int, int, int]) -> tuple[list[int], list[int], int, bytes]:
+    puzzle, solution, rating = make_candidate(*job)
+    return puzzle, solution, rating, canonical_key(np.asarray(puzzle))
+
+
+# ----------------------------------------------------------------------------- many puzzles
+
+def generate_puzzles(n: int, seed: int = 0, difficulty: str = "hard", *, blanks: int | None = None,
+                     climb_steps: int | None = None, min_guesses: int | None = None,
+                     workers: int | None = None, progress: bool = True,
+                     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Generate n distinct puzzles (no two related by a symmetry): (puzzles, solutions, ratings).
+
+    puzzles, solutions: [n, 81] uint8 with 0 = blank and 1..9 digits; ratings: [n] int32.
+    `difficulty` picks a preset from PRESETS; the keyword arguments override it.
+    """
+    cfg = dict(PRESETS[difficulty])
+    cfg.update({k: v for k, v in dict(blanks=blanks, climb_steps=climb_steps,
+                                      min_guesses=min_guesses).items() if v is not None})
+    workers = max(1, workers or os.cpu_count() or 1)
+    seen: set[bytes] = set()
+    out: list[tuple[list[int], list[int], int]] = []
+    next_index, tried = 0, 0
+    bar = tqdm(total=n, desc=f"sudoku {difficulty}", disable=not progress, unit="puzzle")
+    pool = multiprocessing.get_context("spawn").Pool(workers) if workers > 1 else None
+    try:
+        while len(out) < n:
+            accept_rate = (len(out) + 1) / (tried + 1)
+            chunk = max(4 * workers, min(4096, int(1.2 * (n - len(out)) / accept_rate) + workers))
+            jobs = [(seed, i, cfg["blanks"], cfg["climb_steps"]) for i in range(next_index, next_index + chunk)]
+            next_index += chunk
+            results = pool.imap(_candidate_job, jobs, chunksize=4) if pool else map(_candidate_job, jobs)
+            for puzzle, solution, rating, key in results:
+                tried += 1
+                if len(out) >= n or rating < cfg["min_guesses"] or key in seen:
+                    continue
+                seen.add(key)
+                out.append((puzzle, solution, rating))
+                bar.update(1)
+    finally:
+        bar.close()
+        if pool is not None:
+            pool.terminate()
+    puzzles = np.asarray([p for p, _, _ in out], np.uint8).reshape(n, 81)
+    solutions = np.asarray([s for _, s, _ in out], np.uint8).reshape(n, 81)
+    return puzzles, solutions, np.asarray([r for _, _, r in out], np.int32)
+
+
+def rating_summary(ratings: np.ndarray) -> dict[str, float]:
+    """Mean, median and percentiles of a rating array (for stats files and reports)."""
+    r = np.asarray(ratings, np.float64)
+    if r.size == 0:
+        return {"count": 0}
+    pct = {f"p{q}": float(np.percentile(r, q)) for q in (10, 25, 50, 75, 90, 99)}
+    return {"count": int(r.size), "mean": float(r.mean()), "median": float(np.median(r)),
+            "min": float(r.min()), "max": float(r.max()), **pct}
+
+
+# ----------------------------------------------------------------------------- CSV input
+
+def read_sudoku_csv(path: str | os.PathLike, min_rating: int | None = None,
+                    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Read the authors' CSV (header source,q,a,rating; '.' or '0' blank) -> (q, a, rating).
+
+    q, a: [n, 81] uint8 (0 = blank); rating: [n] int32. Rows below `min_rating` are skipped.
+    A malformed row raises DatasetFormatError naming the file, the row number and the problem.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise DatasetFormatError(f"{path}: file is missing")
+    qs, as_, ratings = [], [], []
+    with open(path, newline="") as f:
+        reader = csv.reader(f)
+        header = next(reader, None)
+        if header is None or [h.strip() for h in header] != ["source", "q", "a", "rating"]:
+            raise DatasetFormatError(f"{path}: row 1: header must be source,q,a,rating, got {header}")
+        for row_no, row in enumerate(reader, start=2):
+            def bad(what: str) -> DatasetFormatError:
+                return DatasetFormatError(f"{path}: row {row_no}: {what}")
+            if len(row) != 4:
+                raise bad(f"expected 4 fields (source,q,a,rating), got {len(row)}")
+            _, q, a, rating = row
+            if len(q) != 81 or any(ch not in ".0123456789" for ch in q):
+                raise bad(f"q must be 81 characters of '.', 0-9; got {len(q)} characters")
+            if len(a) != 81 or any(ch not in "123456789" for ch in a):
+                raise bad(f"a must be 81 digits 1-9; got {len(a)} characters")
+            try:
+                rating_value = int(rating)
+            except ValueError:
+                raise bad(f"rating must be an integer, got {rating!r}") from None
+            q_arr = np.frombuffer(q.replace(".", "0").encode(), np.uint8) - ord("0")
+            a_arr = np.frombuffer(a.encode(), np.uint8) - ord("0")
+            if not is_valid_solution(a_arr):
+                raise bad("a is not a valid Sudoku solution")
+            if np.any((q_arr != 0) & (q_arr != a_arr)):
+                raise bad("a contradicts a clue of q")
+            if min_rating is None or rating_value >= min_rating:
+                qs.append(q_arr)
+                as_.append(a_arr)
+                ratings.append(rating_value)
+    if not qs:
+        raise DatasetFormatError(f"{path}: no puzzles (after the rating filter)")
+    return np.stack(qs), np.stack(as_), np.asarray(ratings, np.int32)
+
+
+# ----------------------------------------------------------------------------- dataset
+
+def make_split(puzzles: np.ndarray, solutions: np.ndarray, num_aug: int, rng: np.random.Generator) -> SplitSet:
+    """Tokenise puzzles/solutions [n, 81] (0 = blank) into one group per puzzle with num_aug transforms."""
+    n, per = puzzles.shape[0], 1 + num_aug
+    inputs = np.empty((n * per, 81), np.uint8)
+    labels = np.empty((n * per, 81), np.uint8)
+    for i in range(n):
+        block = slice(i * per, (i + 1) * per)
+        inputs[block.start], labels[block.start] = puzzles[i], solutions[i]
+        if num_aug:
+            cell_src, digit_map = random_transforms(rng, num_aug)
+            inputs[block.start + 1:block.stop] = apply_transforms(puzzles[i], cell_src, digit_map)
+            labels[block.start + 1:block.stop] = apply_transforms(solutions[i], cell_src, digit_map)
+    return SplitSet(inputs=inputs + 1, labels=labels + 1,
+                    puzzle_identifiers=np.zeros(n * per, np.int32),
+                    puzzle_indices=np.arange(n * per + 1, dtype=np.int32),
+                    group_indices=np.arange(0, n * per + 1, per, dtype=np.int32))
+
+
+def _metadata(split: SplitSet) -> DatasetMetadata:
+    return DatasetMetadata(pad_id=0, ignore_label_id=0, blank_identifier_id=0, vocab_size=11, seq_len=81,
+                           num_puzzle_identifiers=1, total_groups=split.num_groups,
+                           mean_puzzle_examples=1, sets=["all"])
+
+
+def build_sudoku(out_dir: str | os.PathLike, *, train_size: int = 1000, test_size: int = 1000,
+                 num_aug: int = 1000, seed: int = 0, difficulty: str = "hard",
+                 min_guesses: int | None = None, climb_steps: int | None = None, blanks: int | None = None,
+                 from_csv: str | os.PathLike | None = None, test_csv: str | os.PathLike | None = None,
+                 workers: int | None = None, force: bool = False, progress: bool = True) -> Path:
+    """Build (or reuse, when `build_args.json` matches) a Sudoku dataset directory; returns its path.
+
+    With `from_csv` (a directory holding train.csv and test.csv, or the train CSV with `test_csv`)
+    the authors' puzzles are used: `train_size` subsamples train (0 = all), `min_guesses` filters
+    on the CSV rating. Otherwise puzzles are generated (see module docstring).
+    """
+    out_dir = Path(out_dir)
+    args: dict[str, Any] = dict(builder="sudoku", version=1, train_size=train_size, test_size=test_size,
+                                num_aug=num_aug, seed=seed)
+    if from_csv is not None:
+        train_csv = Path(from_csv) / "train.csv" if Path(from_csv).is_dir() else Path(from_csv)
+        test_path = Path(test_csv) if test_csv else train_csv.parent / "test.csv"
+        args.update(from_csv=str(train_csv.resolve()), test_csv=str(test_path.resolve()), min_guesses=min_guesses)
+    else:
+        cfg = dict(PRESETS[difficulty])
+        cfg.update({k: v for k, v in dict(blanks=blanks, climb_steps=climb_steps,
+                                          min_guesses=min_guesses).items() if v is not None})
+        args.update(difficulty=difficulty, **cfg)
+    if not force and build_args_match(out_dir, args):
+        return out_dir
+
+    if from_csv is not None:
+        q_tr, a_tr, r_tr = read_sudoku_csv(args["from_csv"], min_guesses)
+        q_te, a_te, r_te = read_sudoku_csv(args["test_csv"], min_guesses)
+        if train_size and train_size < len(q_tr):
+            keep = np.random.default_rng([seed, 2]).choice(len(q_tr), train_size, replace=False)
+            q_tr, a_tr, r_tr = q_tr[keep], a_tr[keep], r_tr[keep]
+        if test_size and test_size < len(q_te):
+            q_te, a_te, r_te = q_te[:test_size], a_te[:test_size], r_te[:test_size]
+    else:
+        q, a, r = generate_puzzles(train_size + test_size, seed, difficulty, blanks=args["blanks"],
+                                   climb_steps=args["climb_steps"], min_guesses=args["min_guesses"],
+                                   workers=workers, progress=progress)
+        q_tr, a_tr, r_tr = q[:train_size], a[:train_size], r[:train_size]
+        q_te, a_te, r_te = q[train_size:], a[train_size:], r[train_size:]
+
+    train = make_split(q_tr, a_tr, num_aug, np.random.default_rng([seed, 1]))
+    test = make_split(q_te, a_te, 0, np.random.default_rng([seed, 3]))
+    stats = {"train_rating": rating_summary(r_tr), "test_rating": rating_summary(r_te),
+             "train_clues": rating_summary((q_tr > 0).sum(1)), "test_clues": rating_summary((q_te > 0).sum(1))}
+    return write_dataset(out_dir, {"train": (_metadata(train), {"all": train}),
+                                   "test": (_metadata(test), {"all": test})}, ["<blank>"],
+                         extra_files={"build_args.json": json.dumps(args, indent=1, sort_keys=True),
+                                      "sudoku_stats.json": json.dumps(stats, indent=1),
+                                      "sudoku_ratings.json": json.dumps({"train": r_tr.tolist(),
+                                                                         "test": r_te.tolist()})})
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Command-line entry point (see module docstring)."""
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--out", required=True)
+    p.add_argument("--train-size", type=int, default=1000)
+    p.add_argument("--test-size", type=int, default=1000)
+    p.add_argument("--num-aug", type=int, default=1000)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--difficulty", choices=sorted(PRESETS), default="hard")
+    p.add_argument("--min-guesses", type=int, default=None, help="keep puzzles rated at least this")
+    p.add_argument("--climb-steps", type=int, default=None, help="hill-climbing steps per puzzle")
+    p.add_argument("--blanks", type=int, default=None, help="most blank cells (easy)")
+    p.add_argument("--from-csv", default=None, help="authors' CSV directory (train.csv, test.csv) or train CSV")
+    p.add_argument("--test-csv", default=None)
+    p.add_argument("--workers", type=int, default=None)
+    p.add_argument("--force", action="store_true", help="rebuild even if a matching build exists")
+    p.add_argument("--quiet", action="store_true")
+    a = p.parse_args(argv)
+    start = time.perf_counter()
+    try:
+        out = build_sudoku(a.out, train_size=a.train_size, test_size=a.test_size, num_aug=a.num_aug, seed=a.seed,
+                           difficulty=a.difficulty, min_guesses=a.min_guesses, climb_steps=a.climb_steps,
+                           blanks=a.blanks, from_csv=a.from_csv, test_csv=a.test_csv, workers=a.workers,
+                           force=a.force, progress=not a.quiet)
+    except DatasetFormatError as e:
+        raise SystemExit(f"error: {e}")
+    print(f"{out} ready after {time.perf_counter() - start:.1f} s: " + (Path(out) / "sudoku_stats.json").read_text())
+
+
+if __name__ == "__main__":
+    main()
