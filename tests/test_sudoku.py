@@ -44,21 +44,21 @@ def _count_solutions(grid, limit=2):
 
 @pytest.fixture(scope="module")
 def puzzles():
-    return sudoku.generate_puzzles(6, seed=5, difficulty="hard", climb_steps=2, min_guesses=0,
+    return sudoku.generate_puzzles(4, seed=5, difficulty="hard", climb_steps=2, min_guesses=0,
                                    workers=1, progress=False)
 
 
 def test_generated_puzzles_unique_and_minimal(puzzles):
     q, a, ratings = puzzles
-    assert q.shape == a.shape == (6, 81) and ratings.shape == (6,)
+    assert q.shape == a.shape == (4, 81) and ratings.shape == (4,)
     for p, s in zip(q, a):
         assert is_valid_solution(s) and np.all((p == 0) | (p == s))
         assert _count_solutions(p) == 1
-        clue = int(np.flatnonzero(p)[0])  # minimal: removing any clue breaks uniqueness (check one)
-        reduced = p.copy()
+    for clue in np.flatnonzero(q[0])[:3]:  # minimal: removing a clue breaks uniqueness
+        reduced = q[0].copy()
         reduced[clue] = 0
         assert _count_solutions(reduced) >= 2
-    assert len({canonical_key(p) for p in q}) == 6
+    assert len({canonical_key(p) for p in q}) == 4
 
 
 def test_easy_keeps_clues():
@@ -69,13 +69,14 @@ def test_easy_keeps_clues():
 def test_augmentations_keep_validity_and_key(puzzles):
     q, a, _ = puzzles
     cell_src, digit_map = random_transforms(np.random.default_rng(0), 20)
-    for p, s in zip(q[:2], a[:2]):
+    for i, (p, s) in enumerate(zip(q[:2], a[:2])):
         tp, ts = apply_transforms(p, cell_src, digit_map), apply_transforms(s, cell_src, digit_map)
         key = canonical_key(p)
         for x, y in zip(tp, ts):
             assert is_valid_solution(y) and np.all((x == 0) | (x == y))
             assert canonical_key(x) == key
-        assert _count_solutions(tp[0]) == 1
+        if i == 0:
+            assert _count_solutions(tp[0]) == 1
     assert canonical_key(q[0]) != canonical_key(q[1])
 
 
@@ -108,8 +109,8 @@ def test_csv_build_and_errors(tmp_path, puzzles):
     q, a, _ = puzzles
     rows = [f"x,{''.join('.' if v == 0 else str(v) for v in p)},{''.join(map(str, s))},{i}"
             for i, (p, s) in enumerate(zip(q, a))]
-    _write_csv(tmp_path / "train.csv", rows[:4])
-    _write_csv(tmp_path / "test.csv", rows[4:])
+    _write_csv(tmp_path / "train.csv", rows[:3])
+    _write_csv(tmp_path / "test.csv", rows[3:])
     out = sudoku.build_sudoku(tmp_path / "ds", from_csv=tmp_path, train_size=0, test_size=0, num_aug=2, progress=False)
     _, sets = fmt.read_split(out, "train")
     np.testing.assert_array_equal(sets["all"].inputs[0], q[0] + 1)
