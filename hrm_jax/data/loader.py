@@ -46,24 +46,27 @@ def plan_iteration(data: SplitSet, global_batch_size: int, seed: int, iteration:
                    ) -> list[tuple[np.ndarray, np.ndarray]]:
     """The full global batches of one pass: a list of (example_indices [B], puzzle_indices [B])."""
     rng = np.random.Generator(np.random.Philox(seed + iteration + 1))
-    groups, starts_g = data.group_indices, data.puzzle_indices
     order = rng.permutation(data.num_groups)                                   # [G]
-    puzzles = rng.integers(groups[order], groups[order + 1])                   # [G]
-    starts = starts_g[puzzles]
-    sizes = starts_g[puzzles + 1] - starts
-    keys = rng.random(int(sizes.sum()))                                        # example order keys
-    batches, cur_ex, cur_pz, filled, offset = [], [], [], 0, 0
-    for puzzle, start, size in zip(puzzles.tolist(), starts.tolist(), sizes.tolist()):
+    puzzles = rng.integers(data.group_indices[order], data.group_indices[order + 1])  # [G]
+    starts = data.puzzle_indices[puzzles].astype(np.int64)
+    sizes = data.puzzle_indices[puzzles + 1] - starts                          # [G]
+    # How many examples each puzzle contributes: a puzzle that overflows the batch is cut.
+    takes, filled = [], 0
+    for size in sizes.tolist():
         take = min(size, global_batch_size - filled)
-        picked = start + np.argsort(keys[offset:offset + size], kind="stable")[:take]
-        offset += size
-        cur_ex.append(picked)
-        cur_pz.append(np.full(take, puzzle, np.int64))
-        filled += take
-        if filled == global_batch_size:
-            batches.append((np.concatenate(cur_ex), np.concatenate(cur_pz)))
-            cur_ex, cur_pz, filled = [], [], 0
-    return batches  # an incomplete last batch is dropped
+        takes.append(take)
+        filled = (filled + take) % global_batch_size
+    takes_g = np.asarray(takes, np.int64)
+    # A random order of each puzzle's examples, keeping the first `take`.
+    owner = np.repeat(np.arange(len(sizes)), sizes)                            # [E]
+    ranked = np.lexsort((rng.random(owner.size), owner))                        # grouped by owner
+    first = np.cumsum(sizes) - sizes                                           # [G]
+    local = ranked - first[owner]
+    keep = (np.arange(owner.size) - first[owner]) < takes_g[owner]
+    examples, batch_puzzles = (starts[owner] + local)[keep], puzzles[owner][keep]
+    full = examples.size // global_batch_size * global_batch_size               # drop the last partial
+    return list(zip(examples[:full].reshape(-1, global_batch_size),
+                    batch_puzzles[:full].reshape(-1, global_batch_size)))
 
 
 class TrainLoader:
