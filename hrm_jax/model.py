@@ -16,6 +16,7 @@ Parameters are a plain pytree (nested dicts of arrays):
 """
 from __future__ import annotations
 
+import functools
 import math
 
 import jax
@@ -32,6 +33,11 @@ def _modules(cfg: HRMConfig) -> tuple[ReasoningModule, ReasoningModule]:
 
 def init(rng: jax.Array, config: HRMConfig) -> dict:
   """Freshly initialised parameters for `config` (reference init, SPEC section 1)."""
+  return _init(rng, config)
+
+
+@functools.partial(jax.jit, static_argnums=1)
+def _init(rng: jax.Array, config: HRMConfig) -> dict:
   cfg = config
   D, T, pdt = cfg.hidden_size, cfg.total_len, jnp.dtype(cfg.param_dtype)
   keys = jax.random.split(rng, 8)
