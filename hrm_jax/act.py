@@ -5,6 +5,7 @@ slots to the new batch rows, runs one segment, and decides which slots halt.
 """
 from __future__ import annotations
 
+import functools
 from typing import Literal
 
 import flax.struct
@@ -126,8 +127,17 @@ def apply(params: dict, carry: Carry, batch: dict, *, config: HRMConfig, train: 
       "q_halt" (stop when q_halt > 0) or "q_halt_gt_continue".
   Returns:
     (new_carry, outputs): see `segment`.
+
+  Called outside jit, the batch values are checked first and the step runs
+  compiled; inside a caller's jit it simply inlines.
   """
   validate_batch(batch, config, carry=carry)
+  return _apply(params, carry, batch, config=config, train=train, rng=rng,
+                halt_max_steps=halt_max_steps, eval_halt=eval_halt)
+
+
+@functools.partial(jax.jit, static_argnames=("config", "train", "halt_max_steps", "eval_halt"))
+def _apply(params, carry, batch, *, config, train, rng, halt_max_steps, eval_halt):
   carry = reset_carry(params, carry, batch, config)
   rows = puzzle_rows(params, carry.puzzle_identifiers)
   return segment(params, carry, rows, config=config, train=train, rng=rng,

@@ -13,11 +13,11 @@ def lr_factor(step, *, warmup_steps: int, total_steps: int, min_ratio: float = 1
   """Schedule multiplier at `step` (1-based, as the reference calls it after incrementing).
 
   Linear warmup from 0 over `warmup_steps`, then cosine from 1 down to `min_ratio`
-  at `total_steps` (min_ratio 1.0 = constant, the reference default).
+  at `total_steps` and held there (min_ratio 1.0 = constant, the reference default).
   """
   step = jnp.asarray(step, jnp.float32)
   warm = step / max(1, warmup_steps)
-  progress = (step - warmup_steps) / max(1, total_steps - warmup_steps)
+  progress = jnp.minimum((step - warmup_steps) / max(1, total_steps - warmup_steps), 1.0)
   cosine = min_ratio + jnp.maximum(0.0, (1 - min_ratio) * 0.5 * (1 + jnp.cos(math.pi * progress)))
   return jnp.where(step < warmup_steps, warm, cosine)
 
