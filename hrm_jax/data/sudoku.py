@@ -45,7 +45,7 @@ from hrm_jax.data.format import (DatasetFormatError, DatasetMetadata, SplitSet, 
 PRESETS: dict[str, dict[str, int]] = {
     "easy": dict(blanks=40, climb_steps=0, min_guesses=0),
     "medium": dict(blanks=81, climb_steps=0, min_guesses=0),
-    "hard": dict(blanks=81, climb_steps=6, min_guesses=3),
+    "hard": dict(blanks=81, climb_steps=5, min_guesses=3),
 }
 
 
