@@ -197,7 +197,10 @@ def _check_range(name: str, array: np.ndarray, low: int, high: int, extra: tuple
     """Every value v must satisfy low <= v < high or v in extra; scanned in chunks (memmap friendly)."""
     flat = array.reshape(array.shape[0], -1) if array.ndim > 1 else array.reshape(-1, 1)
     for start in range(0, flat.shape[0], _CHUNK_ROWS):
-        chunk = np.asarray(flat[start:start + _CHUNK_ROWS]).astype(np.int64)
+        chunk = np.asarray(flat[start:start + _CHUNK_ROWS])
+        if chunk.size == 0 or (low <= int(chunk.min()) and int(chunk.max()) < high):
+            continue
+        chunk = chunk.astype(np.int64)
         ok = (chunk >= low) & (chunk < high)
         for value in extra:
             ok |= chunk == value

@@ -51,12 +51,15 @@ def plan_iteration(data: SplitSet, global_batch_size: int, seed: int, iteration:
     starts = data.puzzle_indices[puzzles].astype(np.int64)
     sizes = data.puzzle_indices[puzzles + 1] - starts                          # [G]
     # How many examples each puzzle contributes: a puzzle that overflows the batch is cut.
-    takes, filled = [], 0
-    for size in sizes.tolist():
-        take = min(size, global_batch_size - filled)
-        takes.append(take)
-        filled = (filled + take) % global_batch_size
-    takes_g = np.asarray(takes, np.int64)
+    if sizes.size and sizes.max() <= 1:
+        takes_g = sizes.astype(np.int64)  # one-example puzzles (Sudoku, Maze): nothing is cut
+    else:
+        takes, filled = [], 0
+        for size in sizes.tolist():
+            take = min(size, global_batch_size - filled)
+            takes.append(take)
+            filled = (filled + take) % global_batch_size
+        takes_g = np.asarray(takes, np.int64)
     # A random order of each puzzle's examples, keeping the first `take`.
     owner = np.repeat(np.arange(len(sizes)), sizes)                            # [E]
     ranked = np.lexsort((rng.random(owner.size), owner))                        # grouped by owner
