@@ -1,0 +1,357 @@
+"""Import the authors' PyTorch checkpoints into hrm_jax, and export back.
+
+    python -m hrm_jax.convert CHECKPOINT_FILE OUT_DIR [--seq-len N | --task sudoku|maze|arc | --data DIR]
+    python -m hrm_jax.convert --to-torch MODEL_DIR OUT_FILE [--bare-keys]
+
+Import reads a state_dict saved by the reference's pretrain.py (keys
+"_orig_mod.model.inner.*", or "model.inner.*" / bare "inner.*") and the
+`all_config.yaml` beside it (or --config-yaml), and writes a model directory
+(hrm_jax.export layout). The reference checkpoint does not hold the sequence
+length (RoPE tables are not saved), so seq_len comes from, in this order:
+--seq-len; the dataset's dataset.json (--data, or the yaml's data_path when that
+directory exists); the task (--task, or a task name in data_path: sudoku 81,
+maze/arc 900). Otherwise the command stops and says so.
+
+Export writes a state_dict the authors' code loads (prefix "_orig_mod.model."
+as pretrain.py saves; --bare-keys for "inner.*") plus all_config.yaml beside it.
+
+torch is an optional dependency, imported only by these two commands. Tensors
+are converted one at a time and shared with numpy where possible (torch.load
+with mmap), so the puzzle-embedding table is never held twice in float32.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from hrm_jax import torch_names
+from hrm_jax.config import ConfigError, HRMConfig
+from hrm_jax.export import ModelDirError, load_model, save_model
+
+TORCH_HINT = ("this command needs PyTorch, which hrm_jax does not install by default: "
+              "pip install 'hrm_jax[torch]'  (or: pip install torch==2.13.0; the CPU build "
+              "is enough)")
+# task -> (seq_len, vocab_size) of the authors' datasets
+TASKS = {"sudoku": (81, 11), "maze": (900, 6), "arc": (900, 12)}
+REFERENCE_ARCH = "hrm.hrm_act_v1@HierarchicalReasoningModel_ACTV1"
+TORCH_PREFIX = "_orig_mod.model."
+# reference arch key -> HRMConfig field
+_ARCH_FIELDS = {"H_cycles": "h_cycles", "L_cycles": "l_cycles", "H_layers": "h_layers",
+                "L_layers": "l_layers", "hidden_size": "hidden_size", "num_heads": "num_heads",
+                "expansion": "expansion", "puzzle_emb_ndim": "puzzle_emb_ndim",
+                "pos_encodings": "pos_encodings", "rope_theta": "rope_theta",
+                "rms_norm_eps": "rms_norm_eps", "halt_max_steps": "halt_max_steps",
+                "halt_exploration_prob": "halt_exploration_prob", "forward_dtype": "compute_dtype"}
+_LOSS_TYPES = {"stablemax_cross_entropy": "stablemax", "softmax_cross_entropy": "softmax"}
+
+
+class ConvertError(ValueError):
+  """A checkpoint or option that cannot be converted; the message says why."""
+
+
+def _import_torch():
+  try:
+    import torch
+  except ImportError as e:
+    raise ConvertError(TORCH_HINT) from e
+  return torch
+
+
+# ----------------------------------------------------------------------------- reading
+
+def _to_numpy(tensor) -> np.ndarray:
+  """torch tensor -> numpy array sharing its memory (bfloat16 via ml_dtypes)."""
+  torch = _import_torch()
+  tensor = tensor.detach()
+  if tensor.dtype == torch.bfloat16:
+    import ml_dtypes
+    return tensor.view(torch.int16).numpy().view(ml_dtypes.bfloat16)
+  return tensor.numpy()
+
+
+def load_state_dict(path: str | os.PathLike) -> dict[str, np.ndarray]:
+  """Read a torch.save'd state_dict as numpy arrays (memory-mapped when possible)."""
+  torch = _import_torch()
+  path = Path(path)
+  if not path.is_file():
+    raise ConvertError(f"{path}: no such checkpoint file")
+  try:
+    try:
+      sd = torch.load(path, map_location="cpu", weights_only=True, mmap=True)
+    except RuntimeError:  # legacy (non-zip) serialization cannot be memory-mapped
+      sd = torch.load(path, map_location="cpu", weights_only=True)
+  except Exception as e:  # noqa: BLE001 - torch raises many types for a bad file
+    raise ConvertError(f"{path}: not a readable PyTorch checkpoint ({type(e).__name__}: {e})") \
+        from e
+  if isinstance(sd, dict) and "model" in sd and isinstance(sd["model"], dict):
+    sd = sd["model"]
+  if not isinstance(sd, dict) or not all(hasattr(v, "shape") for v in sd.values()):
+    raise ConvertError(f"{path}: expected a state_dict (a mapping of names to tensors)")
+  out = {}
+  for key in list(sd):
+    out[key] = _to_numpy(sd.pop(key))
+  return out
+
+
+def read_yaml(path: str | os.PathLike) -> dict[str, Any]:
+  """Read an all_config.yaml as a dict."""
+  import yaml
+  with open(path) as f:
+    doc = yaml.safe_load(f)
+  if not isinstance(doc, dict) or not isinstance(doc.get("arch"), dict):
+    raise ConvertError(f"{path}: expected the reference's all_config.yaml with an 'arch:' section")
+  return doc
+
+
+# ----------------------------------------------------------------------------- config
+
+def _task_from_name(name: str | None) -> str | None:
+  if not name:
+    return None
+  base = Path(str(name)).name.lower()
+  hits = [t for t in TASKS if t in base]
+  return hits[0] if len(hits) == 1 else None
+
+
+def _dataset_meta(directory: Path):
+  from hrm_jax.data.format import read_metadata
+  for split in ("train", "test"):
+    if (directory / split / "dataset.json").is_file():
+      return read_metadata(directory, split)
+  return None
+
+
+def config_from_reference(all_config: dict[str, Any], state_dict: dict[str, np.ndarray], *,
+                          seq_len: int | None = None, task: str | None = None,
+                          data_dir: str | os.PathLike | None = None,
+                          search_dirs: tuple[Path, ...] = ()) -> tuple[HRMConfig, dict]:
+  """HRMConfig (+ meta) for a reference checkpoint from its all_config.yaml and tensor shapes.
+
+  vocab_size comes from embed_tokens, num_puzzle_identifiers from the puzzle table,
+  the rest from `arch:`. seq_len: the argument, else dataset.json of `data_dir` or of
+  the yaml's data_path (tried as given and under `search_dirs`), else the task.
+  """
+  arch = dict(all_config["arch"])
+  name = arch.pop("name", REFERENCE_ARCH)
+  if not str(name).endswith("HierarchicalReasoningModel_ACTV1"):
+    raise ConvertError(f"arch.name is {name!r}; only {REFERENCE_ARCH} checkpoints can be "
+                       "converted")
+  loss = arch.pop("loss", {}) or {}
+  fields: dict[str, Any] = {}
+  for key, field in _ARCH_FIELDS.items():
+    if key in arch:
+      fields[field] = arch.pop(key)
+  if isinstance(fields.get("puzzle_emb_ndim"), str) and "hidden_size" in fields:
+    fields["puzzle_emb_ndim"] = fields["hidden_size"]  # unresolved "${.hidden_size}"
+  if "expansion" in fields:
+    fields["expansion"] = float(fields["expansion"])
+  loss_type = loss.get("loss_type", "stablemax_cross_entropy")
+  if loss_type not in _LOSS_TYPES:
+    raise ConvertError(f"arch.loss.loss_type {loss_type!r} is not one of {sorted(_LOSS_TYPES)}")
+  fields["loss_type"] = _LOSS_TYPES[loss_type]
+  ignored = sorted(arch)
+
+  sd = {torch_names.strip_prefix(k): v for k, v in state_dict.items()}
+  embed = sd.get("inner.embed_tokens.embedding_weight")
+  if embed is None or embed.ndim != 2:
+    raise ConvertError("state_dict has no 2-D inner.embed_tokens.embedding_weight: cannot tell "
+                       "the vocabulary size")
+  fields["vocab_size"] = int(embed.shape[0])
+  table = sd.get("inner.puzzle_emb.weights")
+  fields["num_puzzle_identifiers"] = int(table.shape[0]) if table is not None else 1
+  dtypes = {str(v.dtype) for v in sd.values() if v.dtype.kind == "f" or "bfloat16" in str(v.dtype)}
+  fields["param_dtype"] = "bfloat16" if dtypes == {"bfloat16"} else "float32"
+
+  meta: dict[str, Any] = {"arch_name": name, "data_path": all_config.get("data_path")}
+  if ignored:
+    meta["ignored_arch_keys"] = ignored
+  task = task or _task_from_name(all_config.get("data_path"))
+  ds_dirs = [Path(data_dir)] if data_dir else []
+  if all_config.get("data_path"):
+    dp = Path(all_config["data_path"])
+    ds_dirs += [dp] + [d / dp for d in search_dirs if not dp.is_absolute()]
+  ds_meta, ds_dir = None, None
+  for d in ds_dirs:
+    ds_meta = _dataset_meta(d)
+    if ds_meta is not None:
+      ds_dir = d
+      break
+  if data_dir and ds_meta is None:
+    raise ConvertError(f"--data {data_dir}: no train/ or test/ dataset.json there")
+  if ds_meta is not None:
+    task = task or _task_from_name(str(ds_dir))
+    for key, have in (("vocab_size", fields["vocab_size"]),
+                      ("num_puzzle_identifiers", fields["num_puzzle_identifiers"])):
+      if getattr(ds_meta, key) != have:
+        raise ConvertError(f"dataset {ds_dir} has {key}={getattr(ds_meta, key)}, the checkpoint "
+                           f"has {have}: not the dataset this model was trained on")
+  if seq_len is not None:
+    source = "--seq-len"
+  elif ds_meta is not None:
+    seq_len, source = ds_meta.seq_len, f"{ds_dir}/dataset.json"
+  elif task is not None:
+    if task not in TASKS:
+      raise ConvertError(f"unknown task {task!r}; known: {sorted(TASKS)}")
+    seq_len, source = TASKS[task][0], f"task {task}"
+  else:
+    raise ConvertError(
+        "cannot tell the sequence length: the checkpoint does not store it, data_path "
+        f"{all_config.get('data_path')!r} is neither a dataset directory here nor names a known "
+        "task. Pass --seq-len N, --task sudoku|maze|arc, or --data DATASET_DIR")
+  if task is not None and task in TASKS and TASKS[task][1] != fields["vocab_size"]:
+    raise ConvertError(f"task {task} has vocab_size {TASKS[task][1]}, the checkpoint's "
+                       f"embed_tokens has {fields['vocab_size']} rows")
+  fields["seq_len"] = int(seq_len)
+  try:
+    config = HRMConfig(**fields)
+  except (ConfigError, TypeError) as e:
+    raise ConvertError(f"the checkpoint's configuration is not usable: {e}") from e
+  meta.update(task=task, seq_len_source=source, vocab_size=config.vocab_size,
+              seq_len=config.seq_len)
+  if ds_dir is not None:  # where hrm_jax.evaluate finds the data by default
+    meta["data_path"] = str(ds_dir.absolute())
+  return config, meta
+
+
+def reference_yaml(config: HRMConfig, meta: dict[str, Any], data_path: str | None = None) -> dict:
+  """An all_config.yaml dict for `config`, on top of the one imported with it if any."""
+  doc = dict(meta.get("reference_config") or {})
+  defaults = {"data_path": data_path or meta.get("data_path") or
+              f"data/{meta.get('task') or 'dataset'}", "global_batch_size": 768, "epochs": 20000,
+              "eval_interval": 2000, "lr": 1e-4, "lr_min_ratio": 1.0, "lr_warmup_steps": 2000,
+              "weight_decay": 1.0, "beta1": 0.9, "beta2": 0.95, "puzzle_emb_lr": 1e-4,
+              "puzzle_emb_weight_decay": 1.0, "seed": 0, "checkpoint_every_eval": False,
+              "eval_save_outputs": [], "project_name": None, "run_name": None,
+              "checkpoint_path": None}
+  for k, v in defaults.items():
+    doc.setdefault(k, v)
+  if data_path:
+    doc["data_path"] = data_path
+  arch = dict(doc.get("arch") or {})
+  arch["name"] = meta.get("arch_name") or REFERENCE_ARCH
+  loss = dict(arch.get("loss") or {"name": "losses@ACTLossHead"})
+  loss["loss_type"] = {v: k for k, v in _LOSS_TYPES.items()}[config.loss_type]
+  arch["loss"] = loss
+  for key, field in _ARCH_FIELDS.items():
+    value = getattr(config, field)
+    arch[key] = int(value) if field == "expansion" and float(value).is_integer() else value
+  doc["arch"] = arch
+  return doc
+
+
+# ----------------------------------------------------------------------------- the two directions
+
+def import_checkpoint(checkpoint: str | os.PathLike, out_dir: str | os.PathLike, *,
+                      config_yaml: str | os.PathLike | None = None, seq_len: int | None = None,
+                      task: str | None = None, data_dir: str | os.PathLike | None = None,
+                      force: bool = False) -> tuple[Path, HRMConfig, dict]:
+  """Reference checkpoint file -> hrm_jax model directory. Returns (path, config, meta)."""
+  import jax
+  from hrm_jax import model
+  checkpoint = Path(checkpoint)
+  yaml_path = Path(config_yaml) if config_yaml else checkpoint.parent / "all_config.yaml"
+  if not yaml_path.is_file():
+    raise ConvertError(f"{yaml_path}: not found. The reference saves all_config.yaml beside its "
+                       "checkpoints; pass --config-yaml PATH to name it")
+  all_config = read_yaml(yaml_path)
+  if Path(out_dir).exists() and not force:
+    raise ConvertError(f"{out_dir} already exists; pass --force to overwrite it")
+  sd = load_state_dict(checkpoint)
+  config, meta = config_from_reference(all_config, sd, seq_len=seq_len, task=task,
+                                       data_dir=data_dir,
+                                       search_dirs=(Path.cwd(), checkpoint.parent,
+                                                    *checkpoint.parent.parents))
+  expected = jax.eval_shape(lambda k: model.init(k, config), jax.random.key(0))
+  try:
+    params = torch_names.params_from_state_dict(sd, config, expected)
+  except torch_names.StateDictError as e:
+    raise ConvertError(f"{checkpoint}: {e}") from e
+  del sd
+  meta.update(source=str(checkpoint.absolute()), reference_config=all_config)
+  path = save_model(out_dir, params, config, meta, force=force)
+  return path, config, meta
+
+
+def export_checkpoint(model_dir: str | os.PathLike, out_file: str | os.PathLike, *,
+                      bare_keys: bool = False, data_path: str | None = None,
+                      force: bool = False) -> tuple[Path, Path]:
+  """hrm_jax model directory -> reference state_dict file + all_config.yaml beside it."""
+  torch = _import_torch()
+  import yaml
+  out_file = Path(out_file)
+  yaml_file = out_file.parent / "all_config.yaml"
+  if out_file.exists() and not force:
+    raise ConvertError(f"{out_file} already exists; pass --force to overwrite it")
+  params, config, meta = load_model(model_dir, as_numpy=True)
+  sd = torch_names.state_dict_from_params(params, config, "" if bare_keys else TORCH_PREFIX)
+  del params
+
+  def tensor(a: np.ndarray):
+    if a.dtype.name == "bfloat16":
+      return torch.from_numpy(a.view(np.int16)).view(torch.bfloat16)
+    return torch.from_numpy(np.ascontiguousarray(a))
+
+  state = {k: tensor(v) for k, v in sd.items()}
+  del sd
+  out_file.parent.mkdir(parents=True, exist_ok=True)
+  tmp = out_file.with_name(out_file.name + ".tmp")
+  torch.save(state, tmp)
+  os.replace(tmp, out_file)
+  with open(yaml_file, "w") as f:
+    yaml.safe_dump(reference_yaml(config, meta, data_path), f, sort_keys=True)
+  return out_file, yaml_file
+
+
+# ----------------------------------------------------------------------------- CLI
+
+def _parser() -> argparse.ArgumentParser:
+  p = argparse.ArgumentParser(prog="python -m hrm_jax.convert", description=__doc__.split("\n\n")[0],
+                              formatter_class=argparse.RawDescriptionHelpFormatter)
+  p.add_argument("source", help="reference checkpoint file (or, with --to-torch, a model dir)")
+  p.add_argument("dest", help="output model directory (or, with --to-torch, the state_dict file)")
+  p.add_argument("--to-torch", action="store_true", help="export an hrm_jax model to PyTorch")
+  p.add_argument("--bare-keys", action="store_true",
+                 help="with --to-torch: keys 'inner.*' instead of '_orig_mod.model.inner.*'")
+  p.add_argument("--config-yaml", help="the reference all_config.yaml (default: beside the file)")
+  p.add_argument("--seq-len", type=int, help="task sequence length (81 Sudoku, 900 Maze/ARC)")
+  p.add_argument("--task", choices=sorted(TASKS), help="task the model was trained on")
+  p.add_argument("--data", help="dataset directory (reads seq_len from its dataset.json)")
+  p.add_argument("--data-path", help="with --to-torch: data_path to write in all_config.yaml")
+  p.add_argument("--force", action="store_true", help="overwrite an existing output")
+  return p
+
+
+def main(argv: list[str] | None = None) -> int:
+  """CLI entry point; returns the exit code (0 ok, 2 bad input)."""
+  args = _parser().parse_args(argv)
+  try:
+    if args.to_torch:
+      out, yml = export_checkpoint(args.source, args.dest, bare_keys=args.bare_keys,
+                                   data_path=args.data_path, force=args.force)
+      print(f"wrote {out} ({'inner.*' if args.bare_keys else TORCH_PREFIX + 'inner.*'} keys) "
+            f"and {yml}")
+      return 0
+    path, config, meta = import_checkpoint(args.source, args.dest, config_yaml=args.config_yaml,
+                                           seq_len=args.seq_len, task=args.task,
+                                           data_dir=args.data, force=args.force)
+  except (ConvertError, ModelDirError, FileExistsError) as e:
+    print(f"error: {e}", file=sys.stderr)
+    return 2
+  print(f"wrote {path}")
+  print(f"  task={meta['task']} seq_len={config.seq_len} (from {meta['seq_len_source']}) "
+        f"vocab={config.vocab_size} puzzle_ids={config.num_puzzle_identifiers} "
+        f"D={config.hidden_size} H/L layers={config.h_layers}/{config.l_layers} "
+        f"cycles={config.h_cycles}x{config.l_cycles} halt_max_steps={config.halt_max_steps} "
+        f"compute={config.compute_dtype}")
+  if meta.get("ignored_arch_keys"):
+    print(f"  note: arch keys not used by hrm_jax: {meta['ignored_arch_keys']}")
+  return 0
+
+
+if __name__ == "__main__":
+  sys.exit(main())

@@ -1,0 +1,151 @@
+"""The hrm_jax model-checkpoint layout: parameters plus the config that built them.
+
+A model directory is one orbax checkpoint with two items::
+
+    DIR/params/    the params pytree (orbax StandardSave; numpy or jax leaves)
+    DIR/config/    JSON (orbax JsonSave): {"format", "config": HRMConfig fields, "meta": {...}}
+
+`meta` carries what the config cannot: the task name ("sudoku", "maze", "arc"),
+where the weights came from, the dataset path, and so on. The same two items
+inside a CheckpointManager step directory (ROOT/<step>/{params,config}) load too,
+so `load_model` accepts either a model directory or such a ROOT (latest step).
+"""
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import jax
+import numpy as np
+
+from hrm_jax.config import HRMConfig
+
+FORMAT = "hrm_jax.model/1"
+_CHUNK_BYTES = 16 << 20
+
+
+class ModelDirError(ValueError):
+  """A directory that is not a loadable hrm_jax model checkpoint."""
+
+
+def config_to_dict(config: HRMConfig) -> dict[str, Any]:
+  """HRMConfig -> plain JSON-ready dict of its fields."""
+  return dataclasses.asdict(config)
+
+
+def config_from_dict(raw: dict[str, Any]) -> HRMConfig:
+  """Plain dict -> HRMConfig; unknown keys are an error naming them."""
+  names = {f.name for f in dataclasses.fields(HRMConfig)}
+  unknown = sorted(set(raw) - names)
+  if unknown:
+    raise ModelDirError(f"config has unknown field(s) {unknown}")
+  return HRMConfig(**raw)
+
+
+def _checkpointer():
+  """Composite checkpointer for {params, config}.
+
+  The params item uses orbax's PyTree handler (the on-disk format StandardSave
+  writes, so StandardRestore reads it too) with numpy leaves written in place
+  instead of deep-copied first: a large puzzle table is not duplicated in memory.
+  """
+  import orbax.checkpoint as ocp
+  th = ocp.type_handlers
+  registry = th.create_type_handler_registry(
+      (np.ndarray, th.NumpyHandler(deepcopy_host_arrays=False)), (jax.Array, th.ArrayHandler()),
+      (int, th.ScalarHandler()), (float, th.ScalarHandler()), (np.number, th.ScalarHandler()))
+  return ocp.Checkpointer(ocp.CompositeCheckpointHandler(
+      params=ocp.PyTreeCheckpointHandler(type_handler_registry=registry, use_ocdbt=False),
+      config=ocp.JsonCheckpointHandler()))
+
+
+def save_model(directory: str | os.PathLike, params: dict, config: HRMConfig,
+               meta: dict[str, Any] | None = None, *, force: bool = False) -> Path:
+  """Write `params` + `config` (+ JSON-able `meta`) as an orbax checkpoint at `directory`.
+
+  Numpy leaves are written without a device copy. With force=True an existing
+  directory is replaced; otherwise it is an error. Returns the absolute path.
+  """
+  import orbax.checkpoint as ocp
+  path = Path(directory).absolute()
+  if path.exists() and not force:
+    raise FileExistsError(f"{path} already exists (pass force=True / --force to overwrite)")
+  doc = {"format": FORMAT, "config": config_to_dict(config), "meta": dict(meta or {})}
+  json.dumps(doc)  # fail early, before any file is written, if meta is not JSON-able
+  # Bounded chunks: the encoder then buffers one chunk at a time, not a whole table.
+  save_args = jax.tree.map(lambda _: ocp.SaveArgs(chunk_byte_size=_CHUNK_BYTES), params)
+  _checkpointer().save(path, args=ocp.args.Composite(params=ocp.args.PyTreeSave(
+      params, save_args=save_args),
+                                                     config=ocp.args.JsonSave(doc)),
+                       force=force)
+  return path
+
+
+def resolve_model_dir(directory: str | os.PathLike) -> Path:
+  """A model directory, or the newest numeric step inside a CheckpointManager root."""
+  path = Path(directory).absolute()
+  if not path.is_dir():
+    raise ModelDirError(f"{path}: no such checkpoint directory")
+  if (path / "params").is_dir() and (path / "config").is_dir():
+    return path
+  steps = sorted((int(p.name), p) for p in path.iterdir()
+                 if p.is_dir() and p.name.isdigit() and (p / "params").is_dir())
+  if steps:
+    return steps[-1][1]
+  raise ModelDirError(f"{path} is not an hrm_jax model checkpoint: expected params/ and config/ "
+                      "inside it (written by hrm_jax.export.save_model or hrm_jax.convert), or "
+                      "numbered step directories holding them")
+
+
+def read_config(directory: str | os.PathLike) -> tuple[HRMConfig, dict[str, Any]]:
+  """Only the (config, meta) of a model directory; no arrays are read."""
+  import orbax.checkpoint as ocp
+  path = resolve_model_dir(directory)
+  try:
+    doc = _checkpointer().restore(path, args=ocp.args.Composite(
+        config=ocp.args.JsonRestore()))["config"]
+  except (OSError, ValueError, KeyError) as e:
+    raise ModelDirError(f"{path / 'config'}: unreadable hrm_jax config ({e})") from e
+  if not isinstance(doc, dict) or not isinstance(doc.get("config"), dict):
+    raise ModelDirError(f"{path / 'config'}: not an hrm_jax config (no 'config' object)")
+  return config_from_dict(doc["config"]), dict(doc.get("meta") or {})
+
+
+def load_model(directory: str | os.PathLike, *, as_numpy: bool = False
+               ) -> tuple[dict, HRMConfig, dict[str, Any]]:
+  """Read a model directory written by `save_model`: returns (params, config, meta).
+
+  Leaves come back as jax arrays, or as numpy arrays with as_numpy=True (no device
+  copy, e.g. for export). Shapes are checked against the config.
+  """
+  import orbax.checkpoint as ocp
+  from hrm_jax import model
+  path = resolve_model_dir(directory)
+  config, meta = read_config(path)
+  abstract = jax.eval_shape(lambda k: model.init(k, config), jax.random.key(0))
+  stored = _checkpointer().metadata(path).item_metadata["params"].tree
+
+  def target(want, have):
+    if tuple(have.shape) != tuple(want.shape):
+      raise ModelDirError(f"{path}: stored array of shape {tuple(have.shape)} where the config "
+                          f"needs {tuple(want.shape)}")
+    if as_numpy:
+      return np.empty(have.shape, have.dtype)  # only a target: restore allocates its own
+    return jax.ShapeDtypeStruct(have.shape, have.dtype)
+
+  try:
+    abstract = jax.tree.map(target, abstract, stored)
+  except ValueError as e:
+    if isinstance(e, ModelDirError):
+      raise
+    raise ModelDirError(f"{path}: stored parameter tree does not match the config: {e}") from e
+  restore_args = jax.tree.map(
+      lambda a: ocp.RestoreArgs(restore_type=np.ndarray) if isinstance(a, np.ndarray)
+      else ocp.ArrayRestoreArgs(sharding=jax.sharding.SingleDeviceSharding(jax.devices()[0])),
+      abstract)
+  restored = _checkpointer().restore(path, args=ocp.args.Composite(
+      params=ocp.args.PyTreeRestore(abstract, restore_args=restore_args)))
+  return restored["params"], config, meta
