@@ -35,8 +35,9 @@ class Carry:
 def initial_carry(batch: dict, config: HRMConfig) -> Carry:
   """A carry with every slot halted, so the first call loads the whole batch."""
   B = batch["inputs"].shape[0]
-  z = jnp.zeros((B, config.total_len, config.hidden_size), config.dtype)
-  return Carry(z_H=z, z_L=z, steps=jnp.zeros((B,), jnp.int32), halted=jnp.ones((B,), bool),
+  shape = (B, config.total_len, config.hidden_size)
+  # Distinct buffers for every field, so the carry can be donated to a jitted step.
+  return Carry(z_H=jnp.zeros(shape, config.dtype), z_L=jnp.zeros(shape, config.dtype), steps=jnp.zeros((B,), jnp.int32), halted=jnp.ones((B,), bool),
                inputs=jnp.zeros_like(batch["inputs"]), labels=jnp.zeros_like(batch["labels"]),
                puzzle_identifiers=jnp.zeros_like(batch["puzzle_identifiers"]))
 
