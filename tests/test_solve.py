@@ -1,0 +1,185 @@
+"""hrm_jax.solve: the function, the CLI and every malformed input it must refuse."""
+import json
+import pathlib
+import re
+import subprocess
+import sys
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+import hrm_jax
+from hrm_jax import export, model, solve
+
+GOLDEN = pathlib.Path(__file__).parent / "golden"
+ROOT = pathlib.Path(__file__).parents[1]
+SUDOKU = "53..7....6..195....98....6.8...6...34..8.3..17...2...6.6....28....419..5....8..79"
+MAZE = "#S  \n# # \n  #G\n    \n"
+
+
+def _golden_params():
+  from hrm_jax import torch_names
+  from tests.test_golden import CFG
+  gold = np.load(GOLDEN / "hrm_golden.npz")
+  sd = {k: gold[k] for k in gold.files if k.startswith("inner.")}
+  return torch_names.params_from_state_dict(sd, CFG), CFG, gold
+
+
+@pytest.fixture(scope="module")
+def golden_dir(tmp_path_factory):
+  """The golden reference weights as a model directory (what hrm_jax.convert writes)."""
+  params, config, _ = _golden_params()
+  path = tmp_path_factory.mktemp("golden") / "model"
+  export.save_model(path, params, config, {"task": "sudoku"})
+  return path
+
+
+def _tiny_model(tmp_path_factory, name, task, seq_len, vocab, num_ids=1):
+  config = hrm_jax.HRMConfig(vocab_size=vocab, seq_len=seq_len, num_puzzle_identifiers=num_ids,
+                             puzzle_emb_ndim=16, hidden_size=16, num_heads=1, h_layers=1,
+                             l_layers=1, h_cycles=1, l_cycles=1, halt_max_steps=2)
+  path = tmp_path_factory.mktemp(name) / "model"
+  export.save_model(path, model.init(jax.random.key(0), config), config, {"task": task})
+  return path
+
+
+@pytest.fixture(scope="module")
+def maze_dir(tmp_path_factory):
+  return _tiny_model(tmp_path_factory, "maze", "maze", 16, 6)
+
+
+@pytest.fixture(scope="module")
+def arc_dir(tmp_path_factory):
+  return _tiny_model(tmp_path_factory, "arc", "arc", 900, 12, num_ids=3)
+
+
+def test_sudoku_cli_on_converted_golden_model(golden_dir, capsys):
+  assert solve.main(["--checkpoint", str(golden_dir), "--sudoku", SUDOKU]) == 0
+  out = capsys.readouterr().out
+  grids = re.findall(r"^(?:[.\d] ){3}\| (?:[.\d] ){3}\| [.\d] [.\d] [.\d]$", out, re.M)
+  assert len(grids) == 18  # 9 rows of the puzzle, 9 of the solution
+  assert grids[0] == "5 3 . | . 7 . | . . ."
+  m = re.search(r"segments: (\d) of 4 \((halted by the Q head|segment limit reached)\); "
+                r"halting confidence sigmoid\(q_halt\) = (0\.\d{4})", out)
+  assert m and 1 <= int(m.group(1)) <= 4
+  assert "valid solution (complete, consistent, keeps the givens): " in out
+
+
+def test_solve_agrees_with_apply():
+  params, config, gold = _golden_params()
+  params = jax.tree.map(jnp.asarray, params)
+  inputs, pids = gold["inputs"], gold["puzzle_identifiers"]
+  for bias, rule in (([0.0, 0.0], "q_halt"), ([0.0, 0.0], "none"), ([30.0, 0.0], "q_halt")):
+    p = {**params, "net": {**params["net"], "q_head": {**params["net"]["q_head"],
+                                                       "bias": jnp.asarray(bias)}}}
+    sol = solve.solve(p, config, inputs, pids, eval_halt=rule)
+    batch = {"inputs": jnp.asarray(inputs), "labels": jnp.asarray(gold["labels"]),
+             "puzzle_identifiers": jnp.asarray(pids)}
+    carry = hrm_jax.initial_carry(batch, config)
+    seen = np.zeros(len(inputs), bool)
+    for _ in range(config.halt_max_steps):
+      carry, out = hrm_jax.apply(p, carry, batch, config=config, eval_halt=rule)
+      for i in np.flatnonzero(np.asarray(carry.halted) & ~seen):
+        np.testing.assert_array_equal(sol.prediction[i], np.argmax(out["logits"][i], -1))
+        assert sol.segments[i] == int(carry.steps[i])
+        np.testing.assert_allclose(sol.confidence[i], jax.nn.sigmoid(out["q_halt_logits"][i]),
+                                   rtol=1e-5)
+      seen |= np.asarray(carry.halted)
+    assert seen.all()
+    if rule == "none":
+      assert (sol.segments == 4).all() and not sol.halted_by_q.any()
+  assert (sol.segments == 1).all() and sol.halted_by_q.all()  # q_halt > 0 at once: first segment halts
+
+
+def test_maze_and_arc_cli(maze_dir, arc_dir, tmp_path, capsys):
+  (tmp_path / "m.txt").write_text(MAZE)
+  assert solve.main(["--checkpoint", str(maze_dir), "--maze", str(tmp_path / "m.txt")]) == 0
+  out = capsys.readouterr().out
+  assert "path:" in out and "segments: " in out and "valid path: " in out
+  rows = out.split("path:\n")[1].splitlines()[:4]
+  assert all(len(r) == 4 for r in rows)
+  task = {"train": [{"input": [[1, 2]], "output": [[2, 1]]}],
+          "test": [{"input": [[1, 2], [3, 4]], "output": [[2, 1], [4, 3]]}, {"input": [[5]]}]}
+  (tmp_path / "abc123.json").write_text(json.dumps(task))
+  (tmp_path / "ids.json").write_text(json.dumps(["<blank>", "zzz", "abc123"]))
+  assert solve.main(["--checkpoint", str(arc_dir), "--arc", str(tmp_path / "abc123.json"),
+                     "--identifiers", str(tmp_path / "ids.json")]) == 0
+  out = capsys.readouterr().out
+  assert "test 0: predicted output" in out and "test 1: predicted output" in out
+  assert "matches the given output: " in out and out.count("segments: ") == 2
+  assert solve.main(["--checkpoint", str(arc_dir), "--arc", str(tmp_path / "abc123.json")]) == 0
+  assert "blank identifier 0" in capsys.readouterr().out
+
+
+def _refused(capsys, argv, needle):
+  assert solve.main(argv) == 2, argv
+  err = capsys.readouterr().err
+  assert needle in err, (argv, err)
+  assert "Traceback" not in err
+
+
+BAD_SUDOKU = {
+    "short": (SUDOKU[:-1], "81 cells, got 80"),
+    "long": (SUDOKU + "1", "81 cells, got 82"),
+    "char": (SUDOKU[:10] + "x" + SUDOKU[11:], "bad Sudoku character 'x' at row 2, column 2"),
+    "row": ("55" + SUDOKU[2:], "digit 5 appears twice in row 1"),
+    "column": ("5" + "." * 35 + "5" + "." * 44, "digit 5 appears twice in column 1"),
+    "box": ("3" + "." * 9 + "3" + "." * 70, "digit 3 appears twice in box 1"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BAD_SUDOKU))
+def test_bad_sudoku(case, golden_dir, capsys):
+  text, needle = BAD_SUDOKU[case]
+  _refused(capsys, ["--checkpoint", str(golden_dir), "--sudoku", text], needle)
+
+
+def test_bad_mazes(maze_dir, tmp_path, capsys):
+  cases = {"rows": ("#S  \n# # \n  #G\n", "must have 4 rows of 4 characters, got 3"),
+           "width": ("#S  \n# #\n  #G\n    \n", "row 2 has 3 characters, expected 4"),
+           "char": ("#S  \n#x #\n  #G\n    \n", "bad maze character(s) ['x'] in row 2"),
+           "no_start": ("#   \n# # \n  #G\n    \n", "exactly one start 'S', found 0"),
+           "two_goals": ("#S G\n# # \n  #G\n    \n", "exactly one goal 'G', found 2")}
+  for name, (text, needle) in cases.items():
+    (tmp_path / f"{name}.txt").write_text(text)
+    _refused(capsys, ["--checkpoint", str(maze_dir), "--maze", str(tmp_path / f"{name}.txt")],
+             needle)
+  _refused(capsys, ["--checkpoint", str(maze_dir), "--maze", str(tmp_path / "nope.txt")],
+           "cannot read the maze file")
+
+
+def test_bad_arc_tasks(arc_dir, tmp_path, capsys):
+  cases = {"json": ("{not json", "not valid JSON"),
+           "no_test": (json.dumps({"train": []}), "non-empty 'test' list"),
+           "no_input": (json.dumps({"test": [{"output": [[1]]}]}), "test[0] has no 'input'"),
+           "colour": (json.dumps({"test": [{"input": [[1, 12]]}]}), "integers 0-9"),
+           "ragged": (json.dumps({"test": [{"input": [[1, 2], [3]]}]}), "different lengths"),
+           "big": (json.dumps({"test": [{"input": [[0] * 31]}]}), "larger than 30x30")}
+  for name, (text, needle) in cases.items():
+    (tmp_path / f"{name}.json").write_text(text)
+    _refused(capsys, ["--checkpoint", str(arc_dir), "--arc", str(tmp_path / f"{name}.json")],
+             needle)
+  (tmp_path / "t.json").write_text(json.dumps({"test": [{"input": [[1]]}]}))
+  (tmp_path / "ids.json").write_text(json.dumps(["<blank>", "other"]))
+  _refused(capsys, ["--checkpoint", str(arc_dir), "--arc", str(tmp_path / "t.json"),
+                    "--identifiers", str(tmp_path / "ids.json")], "not among the model's 2")
+
+
+def test_wrong_model_or_checkpoint(golden_dir, maze_dir, tmp_path, capsys):
+  _refused(capsys, ["--checkpoint", str(maze_dir), "--sudoku", SUDOKU], "trained on maze")
+  (tmp_path / "m.txt").write_text(MAZE)
+  _refused(capsys, ["--checkpoint", str(golden_dir), "--maze", str(tmp_path / "m.txt")],
+           "trained on sudoku")
+  _refused(capsys, ["--checkpoint", str(tmp_path / "missing"), "--sudoku", SUDOKU],
+           "no such checkpoint directory")
+  _refused(capsys, ["--checkpoint", str(golden_dir), "--sudoku", SUDOKU, "--max-steps", "0"],
+           "--max-steps must be >= 1")
+
+
+def test_cli_subprocess_refuses_without_traceback(tmp_path):
+  out = subprocess.run([sys.executable, "-m", "hrm_jax.solve", "--checkpoint", str(tmp_path),
+                        "--sudoku", "12"], capture_output=True, text=True, cwd=ROOT)
+  assert out.returncode == 2 and "81 cells, got 2" in out.stderr
+  assert "Traceback" not in out.stderr
