@@ -96,11 +96,34 @@ def bench(name: str, cfg: hrm_jax.HRMConfig, batch: int, steps: int, peaks: dict
           "mfu": flops / step_s / peak}
 
 
+def cycles_sweep(cfg: hrm_jax.HRMConfig, batch: int) -> None:
+  """Compile time and compiled temp memory of the train step as N*T grows."""
+  oc = hrm_jax.OptimConfig()
+  data = {"inputs": jax.ShapeDtypeStruct((batch, cfg.seq_len), jnp.int32),
+          "labels": jax.ShapeDtypeStruct((batch, cfg.seq_len), jnp.int32),
+          "puzzle_identifiers": jax.ShapeDtypeStruct((batch,), jnp.int32)}
+  print(f"{'grad_mode':9} {'N':>2} {'T':>2} {'compile s':>9} {'temp MiB':>9}")
+  for mode in ("one_step", "bptt"):
+    for n, t in ((1, 1), (2, 2), (4, 4), (8, 8)):
+      c = cfg.replace(h_cycles=n, l_cycles=t, grad_mode=mode)
+      state = jax.eval_shape(lambda k: hrm_jax.init_train_state(hrm_jax.init(k, c), oc),
+                             jax.random.key(0))
+      carry = jax.eval_shape(lambda: hrm_jax.initial_carry(data, c))
+      start = time.perf_counter()
+      compiled = jax.jit(hrm_jax.make_train_step(c, oc)).lower(
+          state, carry, data, jax.random.key(0)).compile()
+      secs = time.perf_counter() - start
+      mib = compiled.memory_analysis().temp_size_in_bytes / 2 ** 20
+      print(f"{mode:9} {n:>2} {t:>2} {secs:>9.1f} {mib:>9.1f}", flush=True)
+
+
 def main():
   ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
   ap.add_argument("--configs", default="paper,small", help="comma list of: paper, small")
   ap.add_argument("--dtypes", default="float32,bfloat16", help="compute dtypes to run")
   ap.add_argument("--steps", type=int, default=5, help="timed steps (median reported)")
+  ap.add_argument("--sweep", action="store_true",
+                  help="also print compile time / temp memory vs H_cycles*L_cycles")
   args = ap.parse_args()
 
   print(f"devices: {jax.devices()}")
@@ -120,6 +143,8 @@ def main():
             f"{r['compile_s']:>9.1f} {r['step_s']:>8.3f} {r['puzzles_per_s']:>9.1f} "
             f"{r['gflop_step']:>10.1f} {r['xla_gflop_step']:>9.1f} {r['tflops_per_s']:>8.3f} "
             f"{r['mfu']:>6.1%}", flush=True)
+  if args.sweep:
+    cycles_sweep(*CONFIGS["small"])
 
 
 if __name__ == "__main__":
