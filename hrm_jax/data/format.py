@@ -195,7 +195,8 @@ def _check_offsets(name: str, offsets: np.ndarray, end: int, what: str) -> None:
 
 def _check_range(name: str, array: np.ndarray, low: int, high: int, extra: tuple[int, ...] = ()) -> None:
     """Every value v must satisfy low <= v < high or v in extra; scanned in chunks (memmap friendly)."""
-    flat = array.reshape(array.shape[0], -1) if array.ndim > 1 else array.reshape(-1, 1)
+    width = int(np.prod(array.shape[1:])) if array.ndim > 1 else 1  # explicit: works for 0 rows
+    flat = array.reshape(array.shape[0], width)
     for start in range(0, flat.shape[0], _CHUNK_ROWS):
         chunk = np.asarray(flat[start:start + _CHUNK_ROWS])
         if chunk.size == 0 or (low <= int(chunk.min()) and int(chunk.max()) < high):
