@@ -85,10 +85,12 @@ def save_model(directory: str | os.PathLike, params: dict, config: HRMConfig,
 
 
 def resolve_model_dir(directory: str | os.PathLike) -> Path:
-  """A model directory, or the newest numeric step inside a CheckpointManager root."""
+  """A model directory, or the newest numeric step of a CheckpointManager root or run dir."""
   path = Path(directory).absolute()
   if not path.is_dir():
     raise ModelDirError(f"{path}: no such checkpoint directory")
+  if (path / "checkpoints").is_dir():  # a training run directory (hrm_jax.checkpoint)
+    path = path / "checkpoints"
   if (path / "params").is_dir() and (path / "config").is_dir():
     return path
   steps = sorted((int(p.name), p) for p in path.iterdir()

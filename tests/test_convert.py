@@ -252,3 +252,19 @@ def test_large_puzzle_table_is_not_copied(tmp_path):
     extra = result[name]["peak_mib"] - result[name]["baseline_mib"]
     # import: the table is read once (memory-mapped); export: orbax restore buffers ~0.5x more
     assert extra < (1.5 if name == "import" else 2.0) * table, (name, result)
+
+
+def test_converted_golden_model_evaluates(tmp_path, capsys):
+  """`python -m hrm_jax.evaluate --checkpoint DIR` reads a converted model (here: in-process)."""
+  from hrm_jax import evaluate
+  from hrm_jax.data.sudoku import build_sudoku
+  data = build_sudoku(tmp_path / "sudoku", train_size=2, test_size=4, num_aug=0,
+                      difficulty="easy", workers=1, progress=False)
+  assert convert.main([str(GOLDEN / "ckpt" / "step_0"), str(tmp_path / "m"), "--task",
+                       "sudoku"]) == 0
+  capsys.readouterr()
+  assert evaluate.main(["--checkpoint", str(tmp_path / "m"), "--data", str(data),
+                        "--batch-size", "8"]) == 0
+  report = json.loads(capsys.readouterr().out)
+  assert report["task"] == "sudoku" and report["examples"] == 4.0 and report["segments"] == 4.0
+  assert 0.0 <= report["token_accuracy"] <= 1.0

@@ -17,14 +17,17 @@ GOLDEN = pathlib.Path(__file__).parent / "golden"
 ROOT = pathlib.Path(__file__).parents[1]
 SUDOKU = "53..7....6..195....98....6.8...6...34..8.3..17...2...6.6....28....419..5....8..79"
 MAZE = "#S  \n# # \n  #G\n    \n"
+GOLDEN_CFG = hrm_jax.HRMConfig(  # tests/golden: the reference's tiny Sudoku model
+    vocab_size=11, seq_len=81, num_puzzle_identifiers=10, puzzle_emb_ndim=64, hidden_size=64,
+    num_heads=4, expansion=4, h_layers=2, l_layers=2, h_cycles=2, l_cycles=2, halt_max_steps=4,
+    halt_exploration_prob=0.0)
 
 
 def _golden_params():
   from hrm_jax import torch_names
-  from tests.test_golden import CFG
   gold = np.load(GOLDEN / "hrm_golden.npz")
   sd = {k: gold[k] for k in gold.files if k.startswith("inner.")}
-  return torch_names.params_from_state_dict(sd, CFG), CFG, gold
+  return torch_names.params_from_state_dict(sd, GOLDEN_CFG), GOLDEN_CFG, gold
 
 
 @pytest.fixture(scope="module")
