@@ -116,6 +116,16 @@ def parse_sudoku(text: str) -> np.ndarray:
   return np.where(digits > 0, digits + 1, 1).ravel().astype(np.int32)
 
 
+def sudoku_is_solved(puzzle_tokens: np.ndarray, pred_tokens: np.ndarray) -> bool:
+  """True if `pred_tokens` is a complete valid grid that keeps every given of the puzzle."""
+  from hrm_jax.data.augment import is_valid_solution
+  puzzle, pred = np.asarray(puzzle_tokens).ravel(), np.asarray(pred_tokens).ravel()
+  givens = puzzle > 1
+  if (pred[givens] != puzzle[givens]).any() or ((pred < 2) | (pred > 10)).any():
+    return False
+  return bool(is_valid_solution(pred.astype(np.int64) - 1))
+
+
 def render_sudoku(tokens: np.ndarray) -> str:
   """Tokens [81] -> 9 lines of digits ('.' for blank/PAD) with box separators."""
   chars = ["." if t < 2 else str(t - 1) for t in np.asarray(tokens).ravel()]
@@ -217,6 +227,16 @@ def _check_fits(task: str, config: HRMConfig, meta: dict) -> None:
                       f"does not fit {task} (seq_len {seq_len}, vocab {vocab})")
 
 
+def _load(checkpoint: str):
+  """(params, config, meta): via the evaluator's loader (run dirs, EMA) when present."""
+  try:
+    from hrm_jax.evaluate import load_for_eval
+  except ImportError:
+    from hrm_jax.export import load_model
+    return load_model(checkpoint)
+  return load_for_eval(checkpoint)
+
+
 def _read(path: str, what: str) -> str:
   try:
     return Path(path).read_text()
@@ -226,7 +246,6 @@ def _read(path: str, what: str) -> str:
 
 def run(args: argparse.Namespace) -> str:
   """Solve the puzzle named by parsed CLI `args`; returns the text to print."""
-  from hrm_jax.evaluate import load_for_eval
   task = "sudoku" if args.sudoku is not None else "maze" if args.maze is not None else "arc"
   if task == "sudoku":
     text = args.sudoku
@@ -241,7 +260,7 @@ def run(args: argparse.Namespace) -> str:
     except json.JSONDecodeError as e:
       raise PuzzleError(f"{args.arc} is not valid JSON: {e}") from e
     grids, answers = parse_arc(raw)
-  params, config, meta = load_for_eval(args.checkpoint)
+  params, config, meta = _load(args.checkpoint)
   _check_fits(task, config, meta)
   notes, pid = [], 0
   if task == "maze":
@@ -270,16 +289,17 @@ def run(args: argparse.Namespace) -> str:
             f"halting confidence sigmoid(q_halt) = {sol.confidence[i]:.4f}")
     pred = sol.prediction[i]
     if task == "sudoku":
-      from hrm_jax.tasks import sudoku_metrics
-      ok = bool(sudoku_metrics(inputs[:1], pred[None])["valid_solution"][0])
+      ok = sudoku_is_solved(inputs[0], pred)
       out += ["puzzle:", render_sudoku(inputs[0]), "solution:", render_sudoku(pred), head,
               f"valid solution (complete, consistent, keeps the givens): {'yes' if ok else 'no'}"]
     elif task == "maze":
-      from hrm_jax.tasks import maze_path_metrics
-      m = maze_path_metrics(inputs[:1], pred[None])
+      from hrm_jax.data.maze import MazeError, check_path
+      try:
+        valid, optimal = check_path(inputs[0], pred)
+      except MazeError:  # e.g. a maze with no path from S to G
+        valid = optimal = False
       out += ["path:", render_maze(pred), head,
-              f"valid path: {'yes' if m['valid_path'][0] else 'no'}; "
-              f"shortest: {'yes' if m['optimal_path'][0] else 'no'}"]
+              f"valid path: {'yes' if valid else 'no'}; shortest: {'yes' if optimal else 'no'}"]
     else:
       from hrm_jax.data.arc import decode_grid
       grid = decode_grid(pred)

@@ -256,7 +256,7 @@ def test_large_puzzle_table_is_not_copied(tmp_path):
 
 def test_converted_golden_model_evaluates(tmp_path, capsys):
   """`python -m hrm_jax.evaluate --checkpoint DIR` reads a converted model (here: in-process)."""
-  from hrm_jax import evaluate
+  evaluate = pytest.importorskip("hrm_jax.evaluate")
   from hrm_jax.data.sudoku import build_sudoku
   data = build_sudoku(tmp_path / "sudoku", train_size=2, test_size=4, num_aug=0,
                       difficulty="easy", workers=1, progress=False)

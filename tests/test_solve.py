@@ -186,3 +186,25 @@ def test_cli_subprocess_refuses_without_traceback(tmp_path):
                         "--sudoku", "12"], capture_output=True, text=True, cwd=ROOT)
   assert out.returncode == 2 and "81 cells, got 2" in out.stderr
   assert "Traceback" not in out.stderr
+
+
+SOLVED = ("534678912672195348198342567859761423426853791"
+          "713924856961537284287419635345286179")
+
+
+def test_sudoku_validity_check():
+  puzzle = solve.parse_sudoku(SUDOKU)
+  tokens = np.array([int(c) + 1 for c in SOLVED])
+  assert solve.sudoku_is_solved(puzzle, tokens)
+  swapped = tokens.copy()
+  swapped[[2, 3]] = swapped[[3, 2]]  # still a permutation in row 1, breaks the columns
+  assert not solve.sudoku_is_solved(puzzle, swapped)
+  other = tokens.copy()
+  other[0] = 1  # a blank where the puzzle gives 5
+  assert not solve.sudoku_is_solved(puzzle, other)
+
+
+def test_cli_loads_model_dir_without_the_evaluator(golden_dir, capsys, monkeypatch):
+  monkeypatch.setitem(sys.modules, "hrm_jax.evaluate", None)
+  assert solve.main(["--checkpoint", str(golden_dir), "--sudoku", SUDOKU, "--halt", "none"]) == 0
+  assert "segments: 4 of 4 (segment limit reached)" in capsys.readouterr().out
