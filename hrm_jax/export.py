@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import logging
 import os
 from pathlib import Path
 from typing import Any
@@ -48,9 +49,11 @@ def config_from_dict(raw: dict[str, Any]) -> HRMConfig:
 def _checkpointer():
   """Composite checkpointer for {params, config}.
 
-  The params item uses orbax's PyTree handler (the on-disk format StandardSave
-  writes, so StandardRestore reads it too) with numpy leaves written in place
-  instead of deep-copied first: a large puzzle table is not duplicated in memory.
+  The params item uses orbax's PyTree handler (StandardRestore reads what it
+  writes) with numpy leaves written in place instead of deep-copied first, as
+  plain zarr arrays (no OCDBT) in chunks of at most 16 MiB: the encoder then holds
+  one chunk at a time, so a large puzzle table is not duplicated in memory.
+  Reading accepts OCDBT checkpoints too (e.g. a CheckpointManager's StandardSave).
   """
   import orbax.checkpoint as ocp
   th = ocp.type_handlers
@@ -77,10 +80,15 @@ def save_model(directory: str | os.PathLike, params: dict, config: HRMConfig,
   json.dumps(doc)  # fail early, before any file is written, if meta is not JSON-able
   # Bounded chunks: the encoder then buffers one chunk at a time, not a whole table.
   save_args = jax.tree.map(lambda _: ocp.SaveArgs(chunk_byte_size=_CHUNK_BYTES), params)
-  _checkpointer().save(path, args=ocp.args.Composite(params=ocp.args.PyTreeSave(
-      params, save_args=save_args),
-                                                     config=ocp.args.JsonSave(doc)),
-                       force=force)
+  absl_log = logging.getLogger("absl")
+  level = absl_log.level
+  absl_log.setLevel(logging.ERROR)  # orbax warns that there is no OCDBT data to merge
+  try:
+    _checkpointer().save(path, args=ocp.args.Composite(
+        params=ocp.args.PyTreeSave(params, save_args=save_args), config=ocp.args.JsonSave(doc)),
+                         force=force)
+  finally:
+    absl_log.setLevel(level)
   return path
 
 
