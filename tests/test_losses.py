@@ -59,3 +59,13 @@ def test_act_loss_metrics_count_only_halted_supervised_rows():
   assert int(m["steps"]) == 5
   np.testing.assert_allclose(loss, m["lm_loss"] + 0.5 * (m["q_halt_loss"] + m["q_continue_loss"]),
                              rtol=1e-6)
+
+
+def test_stablemax_in_float64_when_x64_is_on():
+  rng = np.random.default_rng(3)
+  logits = rng.normal(size=(8, 11)) * 5
+  labels = rng.integers(0, 11, 8)
+  with jax.enable_x64(True):
+    got = hrm_jax.stablemax_cross_entropy(jnp.asarray(logits), jnp.asarray(labels))
+    assert got.dtype == jnp.float64
+    np.testing.assert_allclose(np.asarray(got), _stablemax_ce_f64(logits, labels), rtol=1e-12)
