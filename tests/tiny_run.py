@@ -1,0 +1,43 @@
+"""A tiny maze experiment shared by the training, checkpoint and evaluation tests."""
+from pathlib import Path
+
+from experiments.configs import maze
+
+DATA_ARGS = dict(generator="perfect", size=5, min_path=4, train_size=256, test_size=64, seed=0)
+
+
+def build_data(root: Path) -> Path:
+  """The tiny dataset (5x5 perfect mazes), built once per directory."""
+  from hrm_jax import tasks
+  return tasks.build_dataset("maze", root / "maze5", dict(DATA_ARGS), progress=False)
+
+
+def config(run_dir: Path, data_dir: Path, **train):
+  """A few-second maze run: 2 cycles of 1+1 tiny blocks, 2 segments, batch 16."""
+  c = maze.get_config("cpu")
+  c.run_dir = str(run_dir)
+  c.data.path = str(data_dir)
+  c.data.build.update(DATA_ARGS)
+  m = c.model
+  m.hidden_size, m.num_heads, m.expansion = 32, 1, 2.0
+  m.h_layers, m.l_layers, m.h_cycles, m.l_cycles, m.halt_max_steps = 1, 1, 2, 1, 2
+  c.optim.lr, c.optim.lr_warmup_steps = 3e-3, 5
+  t = c.train
+  t.global_batch_size, t.steps, t.eval_every, t.log_every, t.checkpoint_every = 16, 40, 40, 10, 20
+  t.progress = False
+  t.update(train)
+  c.eval.global_batch_size, c.eval.max_examples, c.eval.num_render = 32, 64, 2
+  return c
+
+
+def flags(run_dir: Path, data_dir: Path, **train) -> list[str]:
+  """The same config as command-line flags of `python -m experiments.maze`."""
+  c = config(run_dir, data_dir, **train)
+  out = ["--config=experiments/configs/maze.py:cpu", f"--config.run_dir={run_dir}",
+         f"--config.data.path={data_dir}"]
+  for section in ("model", "optim", "train", "eval"):
+    for k, v in c[section].items():
+      out.append(f"--config.{section}.{k}={v}")
+  for k, v in DATA_ARGS.items():
+    out.append(f"--config.data.build.{k}={v}")
+  return out
