@@ -32,7 +32,8 @@ def run(default_config: str) -> None:
     except ConfigError as e:
       sys.exit(f"bad config: {e}")
     summary = train.train(cfg)
-    print(json.dumps({k: v for k, v in summary.items()}, indent=1))
+    summary.pop("predictions", None)
+    print(json.dumps(summary, indent=1))
 
   app.run(main)
 

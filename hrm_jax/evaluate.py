@@ -137,7 +137,9 @@ def evaluate(params, config: HRMConfig, task: str, data_dir: Path, mesh, *, num_
 
 def load_for_eval(checkpoint: str | Path, use_ema: bool = True):
   """(params, config, meta) from a run directory, a checkpoint root or step, or a model dir."""
+  from absl import logging as absl_logging
   from hrm_jax import export
+  absl_logging.set_verbosity(absl_logging.ERROR)  # orbax warns about the items it skips
   path = Path(checkpoint)
   if (path / "checkpoints").is_dir():
     path = path / "checkpoints"

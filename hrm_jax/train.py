@@ -81,7 +81,8 @@ def train(cfg: ConfigDict, *, devices=None, write_report: bool = True) -> dict:
     devices: devices of the mesh (default: all devices of all processes).
     write_report: write report.md and plots into the run directory at the end.
   Returns:
-    {"run_dir", "steps", "train_seconds", "eval": final evaluation metrics, ...}.
+    {"run_dir", "steps", "train_seconds", "eval": final evaluation metrics, ...,
+     "predictions": the final evaluation's per-example arrays (see evaluate.predict)}.
   """
   experiment.check(cfg)                     # bad values fail before any data or compilation
   absl_logging.set_verbosity(absl_logging.WARNING)   # orbax logs every save at INFO
@@ -197,6 +198,8 @@ def train(cfg: ConfigDict, *, devices=None, write_report: bool = True) -> dict:
     ckpts.close()
     recorder.close()
 
+  if got is None:  # nothing left to train (a finished run started again): evaluate anyway
+    eval_metrics, got = run_eval()
   summary = {"run_dir": str(run_dir), "task": cfg.task, "variant": cfg.variant, "steps": step,
              "total_steps": s.total_steps, "train_seconds": round(time.time() - t_start, 1),
              "params": model.count_params(state.params), "eval": eval_metrics,
@@ -206,4 +209,4 @@ def train(cfg: ConfigDict, *, devices=None, write_report: bool = True) -> dict:
     if write_report and got is not None:
       from hrm_jax import report
       report.write_report(run_dir, cfg, summary, got)
-  return summary
+  return {**summary, "predictions": got}
