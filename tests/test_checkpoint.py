@@ -36,8 +36,7 @@ def test_sigkill_and_resume_is_bit_identical(tmp_path):
   train.train(tiny_run.config(tmp_path / "ref", data, **kw), write_report=False)
 
   cmd = [sys.executable, "-m", "experiments.maze", *tiny_run.flags(tmp_path / "run", data, **kw)]
-  env = {**os.environ, "PYTHONPATH": str(REPO), "JAX_COMPILATION_CACHE_DIR": str(tmp_path / "jit"),
-         "JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS": "0"}  # the restart reuses the compilation
+  env = {**os.environ, "PYTHONPATH": str(REPO)}
   proc = subprocess.Popen(cmd, cwd=REPO, env=env, stdout=subprocess.DEVNULL,
                           stderr=subprocess.PIPE, text=True)
   deadline = time.time() + 240
