@@ -137,8 +137,8 @@ def cpu_demo(c: ml_collections.ConfigDict, task: str) -> None:
   elif task == "arc":
     c.data.path = "data/arc-agi-1-cpu"
     c.data.build.num_aug = 8
-    c.data.build.task_ids = ["3c9b0459", "6150a2bd", "67a3c6ac", "68b16354", "74dd1130",
-                             "9dfd6313", "a416b8f3", "ed36ccf7"]
+    c.data.build.task_ids = ["3c9b0459", "6150a2bd", "67a3c6ac", "68b16354",   # training
+                             "00576224", "03560426", "0692e18c", "0becf7df"]   # evaluation
     c.model.puzzle_emb_ndim = 128
     c.model.hidden_size = 64
     c.model.num_heads = 1
