@@ -20,7 +20,8 @@ def _final(run_dir: Path, step: int):
   """Every array of checkpoint `step` as numpy (params, optimizer state, carry, rng, ...)."""
   path = run_dir / "checkpoints" / str(step)
   ckptr = ocp.StandardCheckpointer()
-  out = {item: ckptr.restore(path / item) for item in ("params", "train")}
+  out = {item: ckptr.restore(path / item) for item in ("params", "train", "ema")
+         if (path / item).is_dir()}
   out["loader"] = ocp.Checkpointer(ocp.JsonCheckpointHandler()).restore(path / "loader")
   return jax.tree.map(np.asarray, out)
 
@@ -32,7 +33,8 @@ def _committed_steps(run_dir: Path) -> list[int]:
 
 def test_sigkill_and_resume_is_bit_identical(tmp_path):
   data = tiny_run.build_data(tmp_path)
-  kw = dict(steps=14, eval_every=14, log_every=2, checkpoint_every=2, keep_checkpoints=2)
+  kw = dict(steps=14, eval_every=14, log_every=2, checkpoint_every=2, keep_checkpoints=2,
+            ema_rate=0.9)
   train.train(tiny_run.config(tmp_path / "ref", data, **kw), write_report=False)
 
   cmd = [sys.executable, "-m", "experiments.maze", *tiny_run.flags(tmp_path / "run", data, **kw)]
@@ -52,7 +54,7 @@ def test_sigkill_and_resume_is_bit_identical(tmp_path):
   assert "resumed from" in done.stdout + done.stderr
 
   ref, got = _final(tmp_path / "ref", 14), _final(tmp_path / "run", 14)
-  assert jax.tree.structure(ref) == jax.tree.structure(got)
+  assert jax.tree.structure(ref) == jax.tree.structure(got) and "ema" in got
   jax.tree.map(np.testing.assert_array_equal, ref, got)
   strip = lambda recs: [{k: v for k, v in r.items() if k not in ("time", "examples_per_s")}
                         for r in recs]
