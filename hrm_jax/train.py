@@ -30,7 +30,7 @@ from tqdm import tqdm
 
 from hrm_jax import act, checkpoint, evaluate, experiment, model, parallel, records
 from hrm_jax.data.loader import TrainLoader
-from hrm_jax.train_step import TrainState, init_train_state, make_train_step
+from hrm_jax.train_step import TrainState, init_train_state, make_train_step, reduce_metrics
 
 
 class NonFiniteLossError(RuntimeError):
@@ -49,22 +49,6 @@ def make_step(model_cfg, optim_cfg, ema_rate: float):
     return state, ema, carry, metrics
 
   return step
-
-
-def _window_means(acc: dict, n_steps: int, global_batch: int) -> dict:
-  """Summed step metrics of a logging window -> the reference's means."""
-  count = max(float(acc["count"]), 1.0)
-  out = {}
-  for k, v in acc.items():
-    v = float(v)
-    if k in ("loss", "lr", "puzzle_emb_lr"):
-      out[k] = v / n_steps
-    elif k.endswith("loss"):
-      out[k] = v / (n_steps * global_batch)
-    elif k != "count":
-      out[k] = v / count
-  out["halted"] = float(acc["count"]) / n_steps
-  return out
 
 
 def _all_finite(tree) -> bool:
@@ -170,7 +154,7 @@ def train(cfg: ConfigDict, *, devices=None, write_report: bool = True) -> dict:
       do_save = do_eval or out_of_time or step % cfg.train.checkpoint_every == 0
 
       if step % cfg.train.log_every == 0 or do_save:
-        means = _window_means(jax.device_get(window), step - window_start, B)
+        means = reduce_metrics(jax.device_get(window), B, n_steps=step - window_start)
         if not np.isfinite(means["loss"]):
           raise NonFiniteLossError(
               f"non-finite loss ({means['loss']}) between steps {window_start + 1} and {step}. "

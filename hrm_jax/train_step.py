@@ -95,15 +95,23 @@ def make_train_step(config: HRMConfig, oc: OptimConfig):
   return train_step
 
 
-def reduce_metrics(metrics: dict, global_batch: int) -> dict:
-  """Sums to means as the reference reports them: losses / batch, the rest / count."""
+def reduce_metrics(metrics: dict, global_batch: int, n_steps: int = 1) -> dict:
+  """Metric sums of `n_steps` steps -> the reference's means.
+
+  Losses are divided by the examples seen (n_steps * global_batch), "loss", "lr"
+  and "puzzle_emb_lr" averaged over steps, the rest divided by the number of
+  halted slots ("count"), which is itself reported as "halted" per step.
+  """
   count = max(float(metrics["count"]), 1.0)
   out = {}
   for k, v in metrics.items():
-    if k in ("count", "lr", "puzzle_emb_lr", "loss"):
-      out[k] = float(v)
+    v = float(v)
+    if k in ("loss", "lr", "puzzle_emb_lr"):
+      out[k] = v / n_steps
     elif k.endswith("loss"):
-      out[k] = float(v) / global_batch
+      out[k] = v / (n_steps * global_batch)
+    elif k == "count":
+      out["halted"] = v / n_steps
     else:
-      out[k] = float(v) / count
+      out[k] = v / count
   return out

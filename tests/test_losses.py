@@ -69,3 +69,11 @@ def test_stablemax_in_float64_when_x64_is_on():
     got = hrm_jax.stablemax_cross_entropy(jnp.asarray(logits), jnp.asarray(labels))
     assert got.dtype == jnp.float64
     np.testing.assert_allclose(np.asarray(got), _stablemax_ce_f64(logits, labels), rtol=1e-12)
+
+
+def test_reduce_metrics_over_a_window_of_steps():
+  sums = {"count": 6, "exact_accuracy": 3, "steps": 12, "lm_loss": 40.0, "q_halt_loss": 8.0,
+          "loss": 5.0, "lr": 2e-3}
+  got = hrm_jax.reduce_metrics(sums, global_batch=4, n_steps=2)
+  assert got == {"halted": 3.0, "exact_accuracy": 0.5, "steps": 2.0, "lm_loss": 5.0,
+                 "q_halt_loss": 1.0, "loss": 2.5, "lr": 1e-3}
