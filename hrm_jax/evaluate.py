@@ -19,7 +19,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax import lax
 
-from hrm_jax import act, parallel, tasks
+from hrm_jax import act, experiment, parallel, tasks
 from hrm_jax.config import HRMConfig
 from hrm_jax.data.format import read_split
 from hrm_jax.data.loader import eval_batches
@@ -107,6 +107,9 @@ def score(task: str, got: dict[str, np.ndarray], data_dir: Path, num_segments: i
     if task == "maze":
       for k, v in tasks.maze_path_metrics(got["inputs"], pred).items():
         metrics[prefix + k] = float(v.mean())
+    elif task == "parity":
+      for k, v in tasks.parity_metrics(got["labels"], pred).items():
+        metrics[prefix + k] = float(v.mean())
     elif task == "sudoku":
       for k, v in tasks.sudoku_metrics(got["inputs"], pred).items():
         metrics[prefix + k] = float(v.mean())
@@ -159,7 +162,7 @@ def main(argv: list[str] | None = None) -> int:
   p.add_argument("--checkpoint", required=True,
                  help="run dir, its checkpoints/ dir, one step dir, or a model dir (export)")
   p.add_argument("--data", default="", help="dataset dir (default: the one the run used)")
-  p.add_argument("--task", default="", help="maze|sudoku|arc (default: from the checkpoint)")
+  p.add_argument("--task", default="", help="maze|sudoku|arc|parity (default: from the checkpoint)")
   p.add_argument("--segments", type=int, default=0, help="ACT segments (default: halt_max_steps)")
   p.add_argument("--halt-rule", default="q_halt_gt_continue", choices=("q_halt", "q_halt_gt_continue"))
   p.add_argument("--batch-size", type=int, default=256)
@@ -172,7 +175,7 @@ def main(argv: list[str] | None = None) -> int:
   params, config, meta = load_for_eval(a.checkpoint, use_ema=not a.no_ema)
   task = a.task or meta.get("task", "")
   data = Path(a.data or meta.get("data_path", ""))
-  if task not in ("maze", "sudoku", "arc"):
+  if task not in experiment.TASKS:
     p.error("the checkpoint does not name its task; pass --task")
   if not (data / "test" / "dataset.json").is_file():
     p.error(f"test split not found under {str(data)!r}; pass --data")

@@ -14,7 +14,7 @@ from hrm_jax.config import ConfigError, HRMConfig
 from hrm_jax.data.format import DatasetFormatError, DatasetMetadata, read_metadata
 from hrm_jax.train_step import OptimConfig
 
-TASKS = ("maze", "sudoku", "arc")
+TASKS = ("maze", "sudoku", "arc", "parity")
 HALT_RULES = ("q_halt", "q_halt_gt_continue")
 
 

@@ -76,7 +76,18 @@ def draw_arc(axes, inputs, labels, pred) -> None:
   _mark_wrong(axes[2], grids[2], _square(labels))
 
 
-DRAW = {"maze": draw_maze, "sudoku": draw_sudoku, "arc": draw_arc}
+def draw_parity(axes, inputs, labels, pred) -> None:
+  """The bit string, its prefix parities, and the model's (wrong ones crossed in red)."""
+  bits = np.asarray(inputs)[1:] - 1
+  truth = np.asarray(labels)[1:] - 1
+  guess = np.asarray(pred)[1:] - 1
+  for ax, row, title in zip(axes, (bits, truth, guess), ("bits", "truth: prefix parity", "model")):
+    ax.imshow(row.reshape(-1, 8), cmap="Greys", vmin=-0.3, vmax=1.3, interpolation="nearest")
+    _grid_axes(ax, title)
+  _mark_wrong(axes[2], guess.reshape(-1, 8), truth.reshape(-1, 8))
+
+
+DRAW = {"maze": draw_maze, "sudoku": draw_sudoku, "arc": draw_arc, "parity": draw_parity}
 
 
 def draw_examples(task: str, inputs, labels, preds, path, titles=None) -> None:

@@ -3,6 +3,7 @@
   maze    valid-path and optimal-path accuracy (`hrm_jax.data.maze.check_path`)
   sudoku  valid-solution accuracy (a complete grid that keeps the givens)
   arc     pass@1/2/K after voting over the inverse-augmented predictions
+  parity  fraction of leading bits right (the CPU demo's prefix-parity strings)
 """
 from __future__ import annotations
 
@@ -20,13 +21,16 @@ def build_dataset(task: str, path: Path, build: dict[str, Any], progress: bool =
   if task == "maze":
     build = dict(build)
     if build.pop("generator", "maze_hard") == "perfect":
-      from hrm_jax.perfect_maze import build_perfect_mazes
+      from hrm_jax.data.perfect_maze import build_perfect_mazes
       if build["size"] % 2 == 0 or build.pop("aug", False):
         raise ValueError("perfect mazes need an odd data.build.size and data.build.aug=False")
       return build_perfect_mazes(path, cells=(build.pop("size") + 1) // 2, progress=progress,
                                  **build)
     from hrm_jax.data.maze import build_maze_dataset
     return build_maze_dataset(path, progress=progress, **build)
+  if task == "parity":
+    from hrm_jax.data.parity import build_parity_dataset
+    return build_parity_dataset(path, progress=progress, **build)
   if task == "sudoku":
     from hrm_jax.data.sudoku import build_sudoku
     return build_sudoku(path, progress=progress, **build)
@@ -61,6 +65,12 @@ def sudoku_metrics(inputs_NxS: np.ndarray, preds_NxS: np.ndarray) -> dict[str, n
   keeps = np.all(~givens | (preds_NxS == inputs_NxS), axis=1)
   ok = np.array([k and is_valid_solution(d) for k, d in zip(keeps, digits)], bool)
   return {"valid_solution": ok}
+
+
+def parity_metrics(labels_NxS: np.ndarray, preds_NxS: np.ndarray) -> dict[str, np.ndarray]:
+  """Per example: the fraction of the string's leading bits whose parity is right ([N] float)."""
+  from hrm_jax.data.parity import first_error
+  return {"prefix_right": first_error(labels_NxS, preds_NxS) / (labels_NxS.shape[1] - 1)}
 
 
 # ----------------------------------------------------------------------------- ARC voting

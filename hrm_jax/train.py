@@ -170,7 +170,7 @@ def train(cfg: ConfigDict, *, devices=None, write_report: bool = True) -> dict:
         recorder.log(step, "eval", eval_metrics)
         tqdm.write(f"step {step}: eval " + " ".join(
             f"{k}={v:.4f}" for k, v in eval_metrics.items() if "accuracy" in k or "path" in k
-            or "pass" in k or "valid" in k))
+            or "pass" in k or "valid" in k or "prefix" in k))
         t_window = time.time()
       if do_save:
         save(step, {k: v for k, v in eval_metrics.items()} if do_eval else None)

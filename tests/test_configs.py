@@ -8,7 +8,7 @@ import pytest
 from absl import flags
 from ml_collections import config_flags
 
-from experiments.configs import arc, maze, sudoku
+from experiments.configs import arc, maze, parity, sudoku
 from hrm_jax import experiment
 from hrm_jax.config import ConfigError
 
@@ -24,7 +24,7 @@ def _parse(argv):
 
 
 @pytest.mark.parametrize("module,variants", [(maze, ("paper", "cpu")), (sudoku, ("paper", "cpu")),
-                                             (arc, ("arc1", "arc2", "cpu"))])
+                                             (arc, ("arc1", "arc2", "cpu")), (parity, ("cpu",))])
 def test_variants_check(module, variants):
   for v in variants:
     c = module.get_config(v)
@@ -50,7 +50,8 @@ def test_paper_settings():
 def test_every_field_has_a_comment():
   """Fields are defined in common.py (base_config, paper_model) and as c.data.build.* per task."""
   assign = re.compile(r"^\s*(c|m)\.[\w.]+ = ")
-  for path in (CONFIGS / "common.py", CONFIGS / "maze.py", CONFIGS / "sudoku.py", CONFIGS / "arc.py"):
+  for path in (CONFIGS / "common.py", CONFIGS / "maze.py", CONFIGS / "sudoku.py", CONFIGS / "arc.py",
+               CONFIGS / "parity.py"):
     func = ""
     for line in path.read_text().splitlines():
       if line.startswith("def "):

@@ -1,0 +1,7 @@
+"""Train and evaluate HRM on prefix parity: `python -m experiments.parity --config=experiments/configs/parity.py`."""
+import os
+
+from experiments import main
+
+if __name__ == "__main__":
+  main.run(os.path.join(os.path.dirname(__file__), "configs", "parity.py"))
