@@ -36,6 +36,7 @@ class HRMConfig:
   halt_exploration_prob: float = 0.1    # ACT: chance per slot to draw a min_halt_steps
   grad_mode: Literal["one_step", "bptt"] = "one_step"  # 1-step gradient or full BPTT in a segment
   loss_type: Literal["stablemax", "softmax"] = "stablemax"  # LM cross entropy
+  q_loss_weight: float = 0.5            # weight of the Q-halt + Q-continue losses (reference: 0.5)
   param_dtype: str = "float32"          # storage dtype of parameters
   compute_dtype: str = "float32"        # activations/matmul inputs ("bfloat16" as in the reference)
 
@@ -53,6 +54,8 @@ class HRMConfig:
                         f"num_heads ({self.num_heads})")
     if self.pos_encodings == "rope" and self.head_dim % 2:
       raise ConfigError(f"RoPE needs an even head_dim, got {self.head_dim}")
+    if not self.q_loss_weight >= 0:
+      raise ConfigError(f"HRMConfig.q_loss_weight must be >= 0, got {self.q_loss_weight}")
     if self.expansion <= 0:
       raise ConfigError(f"HRMConfig.expansion must be > 0, got {self.expansion}")
     if not 0.0 <= self.halt_exploration_prob <= 1.0:

@@ -50,7 +50,8 @@ def softmax_cross_entropy(logits: jax.Array, labels: jax.Array,
   return jnp.where(mask, ce, 0.0)
 
 
-def act_loss(outputs: dict, labels_BxS: jax.Array, carry, loss_type: str = "stablemax"):
+def act_loss(outputs: dict, labels_BxS: jax.Array, carry, loss_type: str = "stablemax",
+             q_loss_weight: float = 0.5):
   """The reference's ACTLossHead: total loss summed over the batch, and metric sums.
 
   Args:
@@ -59,9 +60,10 @@ def act_loss(outputs: dict, labels_BxS: jax.Array, carry, loss_type: str = "stab
     labels_BxS: the labels of the slots' current examples (new_carry.labels).
     carry: the new carry (its halted/steps select the metric rows).
   Returns:
-    (loss, metrics): loss is lm_loss + 0.5 * (q_halt_loss + q_continue_loss), a
-    sum over slots (divide by the global batch for the gradient); metrics are sums
-    over halted slots with at least one label (divide by `count`).
+    (loss, metrics): loss is lm_loss + q_loss_weight * (q_halt_loss + q_continue_loss)
+    (the reference's weight is 0.5), a sum over slots (divide by the global batch for
+    the gradient); metrics are sums over halted slots with at least one label (divide
+    by `count`).
   """
   logits = outputs["logits"]
   mask = labels_BxS != IGNORE_LABEL
@@ -78,7 +80,7 @@ def act_loss(outputs: dict, labels_BxS: jax.Array, carry, loss_type: str = "stab
   if "target_q_continue" in outputs:
     q_continue_loss = jnp.sum(optax.sigmoid_binary_cross_entropy(
         outputs["q_continue_logits"], outputs["target_q_continue"]))
-  loss = lm_loss + 0.5 * (q_halt_loss + q_continue_loss)
+  loss = lm_loss + q_loss_weight * (q_halt_loss + q_continue_loss)
 
   valid_B = carry.halted & (cnt_B > 0)
   metrics = {

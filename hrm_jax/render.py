@@ -88,12 +88,13 @@ def draw_parity(axes, inputs, labels, pred) -> None:
 
 
 DRAW = {"maze": draw_maze, "sudoku": draw_sudoku, "arc": draw_arc, "parity": draw_parity}
+ROW_HEIGHT = {"parity": 1.3}  # inches per example row (square grids: the default 2.6)
 
 
 def draw_examples(task: str, inputs, labels, preds, path, titles=None) -> None:
   """One row per example (input | truth | model), saved as a PNG at `path`."""
   n = len(inputs)
-  fig, axes = plt.subplots(n, 3, figsize=(7.5, 2.6 * n), squeeze=False)
+  fig, axes = plt.subplots(n, 3, figsize=(7.5, ROW_HEIGHT.get(task, 2.6) * n), squeeze=False)
   for i in range(n):
     DRAW[task](axes[i], np.asarray(inputs[i]), np.asarray(labels[i]), np.asarray(preds[i]))
     if titles:

@@ -75,7 +75,8 @@ def make_train_step(config: HRMConfig, oc: OptimConfig):
     def loss_fn(net, rows):
       new_carry, out = act.segment({**params, "net": net}, carry, rows, config=config,
                                    train=True, rng=rng)
-      loss, metrics = act_loss(out, new_carry.labels, new_carry, config.loss_type)
+      loss, metrics = act_loss(out, new_carry.labels, new_carry, config.loss_type,
+                               config.q_loss_weight)
       return loss / global_batch, (new_carry, metrics)
 
     (loss, (new_carry, metrics)), (g_net, g_rows) = jax.value_and_grad(

@@ -59,6 +59,9 @@ def test_act_loss_metrics_count_only_halted_supervised_rows():
   assert int(m["steps"]) == 5
   np.testing.assert_allclose(loss, m["lm_loss"] + 0.5 * (m["q_halt_loss"] + m["q_continue_loss"]),
                              rtol=1e-6)
+  loss_w, _ = hrm_jax.act_loss(out, labels, carry, q_loss_weight=0.05)
+  np.testing.assert_allclose(loss_w, m["lm_loss"] + 0.05 * (m["q_halt_loss"] + m["q_continue_loss"]),
+                             rtol=1e-6)
 
 
 def test_stablemax_in_float64_when_x64_is_on():
