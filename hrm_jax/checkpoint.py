@@ -16,6 +16,7 @@ by an evaluation metric.
 from __future__ import annotations
 
 import dataclasses
+import logging
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +26,16 @@ from orbax.checkpoint import checkpoint_managers as ocm
 
 from hrm_jax.config import HRMConfig
 from hrm_jax.export import FORMAT
+
+
+class _QuietUnscoredSaves(logging.Filter):
+  """Drop orbax's warning for checkpoints saved between evaluations (no metric: expected)."""
+
+  def filter(self, record: logging.LogRecord) -> bool:
+    return "did not provide metrics" not in record.getMessage()
+
+
+logging.getLogger("absl").addFilter(_QuietUnscoredSaves())
 
 
 def config_doc(config: HRMConfig, meta: dict[str, Any]) -> dict[str, Any]:

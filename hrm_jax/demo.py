@@ -1,6 +1,6 @@
 """`make demo`: train a small HRM on CPU to compute prefix parities, next to a one-pass baseline.
 
-  python -m hrm_jax.demo [--out runs/demo] [--steps N]
+  python -m hrm_jax.demo [--out runs/demo] [--steps N] [--data DIR]
 
 1. Builds random 32-bit strings (experiments/configs/parity.py:cpu); the label at
    each bit is the parity of the string up to that bit, so the answer at the end
@@ -33,7 +33,7 @@ def one_pass(cfg):
 
 
 def write_demo_report(out: Path, runs: dict, total_s: float) -> Path:
-  """OUT/report.md comparing the runs: table, learning curves, the same test mazes drawn."""
+  """OUT/report.md comparing the runs: table, learning curves, the same test strings drawn."""
   from hrm_jax import records, render, report
   plots = out / "plots"
   plots.mkdir(parents=True, exist_ok=True)
@@ -65,7 +65,8 @@ def write_demo_report(out: Path, runs: dict, total_s: float) -> Path:
       f"Network: D={m.hidden_size}, {m.num_heads} heads, H/L layers {m.h_layers}/{m.l_layers}. "
       f"HRM: N={m.h_cycles} H-cycles x T={m.l_cycles} L-cycles per segment, up to "
       f"{m.halt_max_steps} segments. One-pass: N=T=1, 1 segment. Both: {t.steps} updates of "
-      f"batch {t.global_batch_size}, lr {cfg.optim.lr}, AdamATan2, {cfg.model.loss_type} loss.",
+      f"batch {t.global_batch_size}, lr {cfg.optim.lr}, AdamATan2, {cfg.model.loss_type} loss, "
+      f"Q-loss weight {m.q_loss_weight} (the reference's: 0.5).",
       "",
       f"Total demo time (data, both trainings, evaluations, report): {total_s / 60:.1f} min.",
       "",
@@ -91,10 +92,9 @@ def write_demo_report(out: Path, runs: dict, total_s: float) -> Path:
 
 
 def _train_on(job):
-  """Train one config, pinned to one CPU when given one (runs in a spawned process)."""
+  """Train one config pinned to one CPU (runs in a spawned process)."""
   cfg, cpu = job
-  if cpu is not None:
-    os.sched_setaffinity(0, {cpu})
+  os.sched_setaffinity(0, {cpu})
   from hrm_jax import train
   return train.train(cfg)
 
