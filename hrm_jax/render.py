@@ -81,10 +81,11 @@ def draw_parity(axes, inputs, labels, pred) -> None:
   bits = np.asarray(inputs)[1:] - 1
   truth = np.asarray(labels)[1:] - 1
   guess = np.asarray(pred)[1:] - 1
+  width = 8 if bits.size % 8 == 0 else bits.size  # rows of 8 bits when the length allows
   for ax, row, title in zip(axes, (bits, truth, guess), ("bits", "truth: prefix parity", "model")):
-    ax.imshow(row.reshape(-1, 8), cmap="Greys", vmin=-0.3, vmax=1.3, interpolation="nearest")
+    ax.imshow(row.reshape(-1, width), cmap="Greys", vmin=-0.3, vmax=1.3, interpolation="nearest")
     _grid_axes(ax, title)
-  _mark_wrong(axes[2], guess.reshape(-1, 8), truth.reshape(-1, 8))
+  _mark_wrong(axes[2], guess.reshape(-1, width), truth.reshape(-1, width))
 
 
 DRAW = {"maze": draw_maze, "sudoku": draw_sudoku, "arc": draw_arc, "parity": draw_parity}

@@ -51,3 +51,13 @@ def test_build_is_seeded_distinct_and_held_out(tmp_path):
 def test_build_rejects_impossible_sizes(tmp_path):
   with pytest.raises(ValueError, match="too many"):
     parity.build_parity_dataset(tmp_path / "x", length=4, train_size=10, test_size=10)
+
+
+@pytest.mark.parametrize("length", [16, 13])
+def test_drawing_any_length(tmp_path, length):
+  from hrm_jax import render
+  inputs, labels = parity.encode(np.random.default_rng(0).integers(0, 2, (2, length)))
+  preds = labels.copy()
+  preds[1, -1] = 3 - preds[1, -1]
+  render.draw_examples("parity", inputs, labels, preds, tmp_path / "p.png")
+  assert (tmp_path / "p.png").stat().st_size > 1000
