@@ -78,9 +78,10 @@ def draw_arc(axes, inputs, labels, pred) -> None:
 
 def draw_parity(axes, inputs, labels, pred) -> None:
   """The bit string, its prefix parities, and the model's (wrong ones crossed in red)."""
-  bits = np.asarray(inputs)[1:] - 1
-  truth = np.asarray(labels)[1:] - 1
-  guess = np.asarray(pred)[1:] - 1
+  from hrm_jax.data.parity import BIT0, EVEN
+  bits = np.asarray(inputs)[1:] - BIT0            # 0/1
+  truth = np.asarray(labels)[1:] - EVEN           # 0 even / 1 odd
+  guess = np.asarray(pred)[1:] - EVEN
   width = 8 if bits.size % 8 == 0 else bits.size  # rows of 8 bits when the length allows
   for ax, row, title in zip(axes, (bits, truth, guess), ("bits", "truth: prefix parity", "model")):
     ax.imshow(row.reshape(-1, width), cmap="Greys", vmin=-0.3, vmax=1.3, interpolation="nearest")

@@ -179,6 +179,24 @@ class PuzzleSetBuilder:
             group_indices=np.asarray(self._group_indices, np.int32))
 
 
+def independent_examples(inputs_NxS: np.ndarray, labels_NxS: np.ndarray, vocab_size: int,
+                         pad_id: int = 0) -> tuple[DatasetMetadata, dict[str, SplitSet]]:
+    """One split (set "all") of N unrelated examples: each its own puzzle and group, id 0.
+
+    The layout of generated tasks without augmentation (perfect mazes, parity); the
+    pad token doubles as the ignored label.
+    """
+    inputs, labels = np.asarray(inputs_NxS), np.asarray(labels_NxS)
+    n = inputs.shape[0]
+    offsets = np.arange(n + 1, dtype=np.int32)
+    data = SplitSet(inputs=inputs, labels=labels, puzzle_identifiers=np.zeros(n, np.int32),
+                    puzzle_indices=offsets, group_indices=offsets.copy())
+    meta = DatasetMetadata(pad_id=pad_id, ignore_label_id=pad_id, blank_identifier_id=0,
+                           vocab_size=vocab_size, seq_len=inputs.shape[1], num_puzzle_identifiers=1,
+                           total_groups=n, mean_puzzle_examples=1.0, sets=["all"])
+    return meta, {"all": data}
+
+
 # ----------------------------------------------------------------------------- validation
 
 def _check_offsets(name: str, offsets: np.ndarray, end: int, what: str) -> None:

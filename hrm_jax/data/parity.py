@@ -23,8 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
-from hrm_jax.data.format import (DatasetMetadata, PuzzleSetBuilder, build_args_match,
-                                 write_dataset)
+from hrm_jax.data.format import build_args_match, independent_examples, write_dataset
 
 PAD, BIT0, BIT1, BOS = 0, 1, 2, 3
 EVEN, ODD = 1, 2
@@ -48,18 +47,6 @@ def first_error(labels_NxS: np.ndarray, preds_NxS: np.ndarray) -> np.ndarray:
   labels = np.asarray(labels_NxS)[:, 1:]
   wrong = np.asarray(preds_NxS)[:, 1:] != labels
   return np.where(wrong.any(1), wrong.argmax(1), labels.shape[1])
-
-
-def _split(inputs: np.ndarray, labels: np.ndarray):
-  builder = PuzzleSetBuilder(inputs.shape[1], np.uint8)
-  for x, y in zip(inputs, labels):
-    builder.begin_group()
-    builder.add_puzzle(0, x[None], y[None])
-  data = builder.build()
-  meta = DatasetMetadata(pad_id=PAD, ignore_label_id=PAD, blank_identifier_id=0,
-                         vocab_size=VOCAB_SIZE, seq_len=inputs.shape[1], num_puzzle_identifiers=1,
-                         total_groups=data.num_groups, mean_puzzle_examples=1.0, sets=["all"])
-  return meta, {"all": data}
 
 
 def build_parity_dataset(out_dir: str | Path, length: int = 32, train_size: int = 50000,
@@ -92,8 +79,8 @@ def build_parity_dataset(out_dir: str | Path, length: int = 32, train_size: int 
     bits = bits[np.sort(first)]
   bits = bits[:need]
   inputs, labels = encode(bits)
-  splits = {"train": _split(inputs[:train_size], labels[:train_size]),
-            "test": _split(inputs[train_size:], labels[train_size:])}
+  cut = {"train": slice(0, train_size), "test": slice(train_size, need)}
+  splits = {name: independent_examples(inputs[s], labels[s], VOCAB_SIZE, PAD) for name, s in cut.items()}
   stats = {"build_seconds": round(time.time() - t0, 2), "ones_fraction": float(bits.mean()),
            "odd_string_fraction": float((bits.sum(1) % 2).mean())}
   return write_dataset(out_dir, splits, ["<blank>"], extra_files={

@@ -22,8 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from hrm_jax.data import maze
-from hrm_jax.data.format import (DatasetMetadata, PuzzleSetBuilder, build_args_match,
-                                 write_dataset)
+from hrm_jax.data.format import build_args_match, independent_examples, write_dataset
 
 
 def random_tree_grid(rng: np.random.Generator, cells: int) -> np.ndarray:
@@ -64,18 +63,6 @@ def random_maze(rng: np.random.Generator, cells: int, min_path: int) -> tuple[np
       return grid.ravel(), maze.solve(grid).ravel().astype(np.uint8)
 
 
-def _split(examples: list[tuple[np.ndarray, np.ndarray]], seq_len: int):
-  builder = PuzzleSetBuilder(seq_len, np.uint8)
-  for x, y in examples:
-    builder.begin_group()
-    builder.add_puzzle(0, x[None], y[None])
-  data = builder.build()
-  meta = DatasetMetadata(pad_id=maze.PAD, ignore_label_id=maze.PAD, blank_identifier_id=0,
-                         vocab_size=maze.VOCAB_SIZE, seq_len=seq_len, num_puzzle_identifiers=1,
-                         total_groups=data.num_groups, mean_puzzle_examples=1.0, sets=["all"])
-  return meta, {"all": data}
-
-
 def build_perfect_mazes(out_dir: str | Path, cells: int = 4, train_size: int = 10000,
                         test_size: int = 1000, min_path: int = 10, seed: int = 0,
                         force: bool = False, progress: bool = False) -> Path:
@@ -98,7 +85,9 @@ def build_perfect_mazes(out_dir: str | Path, cells: int = 4, train_size: int = 1
       if x.tobytes() not in seen:
         seen.add(x.tobytes())
         examples.append((x, y))
-    splits[split] = _split(examples, (2 * cells - 1) ** 2)
+    splits[split] = independent_examples(np.stack([x for x, _ in examples]),
+                                         np.stack([y for _, y in examples]), maze.VOCAB_SIZE,
+                                         maze.PAD)
     lengths[split] = [int((y == maze.PATH).sum()) + 1 for _, y in examples]
   stats = {s: {"path_len_mean": float(np.mean(v)), "path_len_min": int(np.min(v)),
                "path_len_max": int(np.max(v))} for s, v in lengths.items() if v}
