@@ -11,12 +11,13 @@ import jax
 import numpy as np
 
 from hrm_jax.config import HRMConfig
+from hrm_jax.errors import UserError
 
 IGNORE_LABEL = -100
 FIELDS = ("inputs", "labels", "puzzle_identifiers")
 
 
-class BatchError(ValueError):
+class BatchError(UserError, ValueError):
   """A batch that does not fit the model's configuration."""
 
 

@@ -7,8 +7,10 @@ from typing import Literal
 
 import jax.numpy as jnp
 
+from hrm_jax.errors import UserError
 
-class ConfigError(ValueError):
+
+class ConfigError(UserError, ValueError):
   """A configuration value that cannot work."""
 
 

@@ -31,6 +31,7 @@ import numpy as np
 
 from hrm_jax import torch_names
 from hrm_jax.config import ConfigError, HRMConfig
+from hrm_jax.errors import UserError
 from hrm_jax.export import ModelDirError, load_model, save_model
 
 TORCH_HINT = ("this command needs PyTorch, which hrm_jax does not install by default: "
@@ -50,7 +51,7 @@ _ARCH_FIELDS = {"H_cycles": "h_cycles", "L_cycles": "l_cycles", "H_layers": "h_l
 _LOSS_TYPES = {"stablemax_cross_entropy": "stablemax", "softmax_cross_entropy": "softmax"}
 
 
-class ConvertError(ValueError):
+class ConvertError(UserError, ValueError):
   """A checkpoint or option that cannot be converted; the message says why."""
 
 

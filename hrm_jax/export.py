@@ -23,12 +23,13 @@ import jax
 import numpy as np
 
 from hrm_jax.config import HRMConfig
+from hrm_jax.errors import UserError
 
 FORMAT = "hrm_jax.model/1"
 _CHUNK_BYTES = 16 << 20
 
 
-class ModelDirError(ValueError):
+class ModelDirError(UserError, ValueError):
   """A directory that is not a loadable hrm_jax model checkpoint."""
 
 

@@ -26,13 +26,14 @@ import numpy as np
 
 from hrm_jax import act
 from hrm_jax.config import HRMConfig
+from hrm_jax.errors import UserError
 
 IGNORE = -100
 SUDOKU_BLANKS = ".0_"
 MAZE_INPUT_CHARS = "# SG"
 
 
-class PuzzleError(ValueError):
+class PuzzleError(UserError, ValueError):
   """A puzzle that is malformed or does not fit the model; the message says what is wrong."""
 
 

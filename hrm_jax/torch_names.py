@@ -13,13 +13,14 @@ from collections.abc import Iterator, Mapping
 import numpy as np
 
 from hrm_jax.config import HRMConfig
+from hrm_jax.errors import UserError
 
 PREFIXES = ("_orig_mod.", "model.")
 _LAYER = {"self_attn.qkv_proj.weight": ("attn", "qkv"), "self_attn.o_proj.weight": ("attn", "out"),
           "mlp.gate_up_proj.weight": ("mlp", "gate_up"), "mlp.down_proj.weight": ("mlp", "down")}
 
 
-class StateDictError(ValueError):
+class StateDictError(UserError, ValueError):
   """A state_dict whose keys or shapes do not match the configuration."""
 
 

@@ -35,6 +35,7 @@ from pathlib import Path
 import numpy as np
 
 from hrm_jax.data.maze import _mp_context, dihedral
+from hrm_jax.errors import UserError
 
 GRID = 30
 SEQ_LEN = GRID * GRID
@@ -49,7 +50,7 @@ _ALIASES = {"1": "arc-agi-1", "arcagi1": "arc-agi-1", "arc1": "arc-agi-1", "aa92
 _SPLIT_CODE = b"arc-task"
 
 
-class ArcError(ValueError):
+class ArcError(UserError, ValueError):
     """Bad ARC input or setting: unknown version, malformed task file or grid, bad tokens."""
 
 

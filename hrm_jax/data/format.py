@@ -25,13 +25,14 @@ from typing import Any
 import numpy as np
 
 from hrm_jax.data._atomic import atomic_directory
+from hrm_jax.errors import UserError
 
 FIELDS = ("inputs", "labels", "puzzle_identifiers", "puzzle_indices", "group_indices")
 IGNORE_LABEL_ID = -100  # what the loader turns the dataset's ignore label into
 _CHUNK_ROWS = 1 << 16
 
 
-class DatasetFormatError(ValueError):
+class DatasetFormatError(UserError, ValueError):
     """A dataset file is missing, unreadable or inconsistent; the message names the file."""
 
 

@@ -36,6 +36,8 @@ from pathlib import Path
 
 import numpy as np
 
+from hrm_jax.errors import UserError
+
 CHARSET = "# SGo"
 PAD, WALL, FREE, START, GOAL, PATH = 0, 1, 2, 3, 4, 5
 VOCAB_SIZE = 6
@@ -48,7 +50,7 @@ _CHAR_TO_TOKEN = np.zeros(256, np.int64)
 _CHAR_TO_TOKEN[[ord(ch) for ch in CHARSET]] = np.arange(1, len(CHARSET) + 1)
 
 
-class MazeError(ValueError):
+class MazeError(UserError, ValueError):
     """A maze, CSV row or generator setting is invalid; the message says which and why."""
 
 

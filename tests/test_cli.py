@@ -1,0 +1,42 @@
+"""cli.guard: a user's mistake is one line on stderr and exit 2; --verbose adds the traceback."""
+from hrm_jax import cli
+from hrm_jax.config import ConfigError, HRMConfig
+from hrm_jax.errors import UserError
+
+
+def _bad(argv):
+  assert "--verbose" not in argv
+  HRMConfig(hidden_size=10, num_heads=3)
+
+
+def test_user_error_is_one_line(capsys):
+  assert cli.guard(_bad, []) == 2
+  err = capsys.readouterr().err
+  assert err.startswith("error: HRMConfig.hidden_size (10) is not divisible")
+  assert len(err.strip().splitlines()) == 1
+
+
+def test_verbose_prints_traceback_and_hint(capsys):
+  def main(argv):
+    raise UserError("no such folder x", hint="pass --out y")
+  assert cli.guard(main, ["--verbose"]) == 2
+  err = capsys.readouterr().err
+  assert "Traceback" in err and err.rstrip().endswith("hint: pass --out y")
+
+
+def test_interrupt_and_success(capsys):
+  def stop(argv):
+    raise KeyboardInterrupt
+  assert cli.guard(stop, []) == 130
+  assert cli.guard(lambda argv: None, []) == 0
+  assert issubclass(ConfigError, UserError) and issubclass(ConfigError, ValueError)
+
+
+def test_other_errors_are_not_swallowed():
+  def bug(argv):
+    raise ZeroDivisionError
+  try:
+    cli.guard(bug, [])
+  except ZeroDivisionError:
+    return
+  raise AssertionError("a programming error must keep its traceback")
