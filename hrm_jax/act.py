@@ -18,6 +18,8 @@ from hrm_jax.batch import validate_batch
 from hrm_jax.config import HRMConfig
 
 EvalHalt = Literal["none", "q_halt", "q_halt_gt_continue"]
+# The halting rule at evaluation wherever a caller does not choose one (training halts the same way).
+DEFAULT_HALT_RULE: EvalHalt = "q_halt_gt_continue"
 
 
 @flax.struct.dataclass

@@ -96,6 +96,18 @@ def _accuracies(pred, labels) -> tuple[np.ndarray, np.ndarray]:
   return exact, token
 
 
+TASK_METRICS = {"maze": ("valid_path", "optimal_path"), "sudoku": ("valid_solution",),
+                "parity": ("prefix_right",), "arc": ()}
+
+
+def metric_names(task: str, pass_k: int = 10) -> tuple[str, ...]:
+  """Every key `score` returns for `task` (to check a metric name before a run starts)."""
+  own = TASK_METRICS[task] + (tuple(f"pass@{k}" for k in sorted({1, 2, pass_k}))
+                              if task == "arc" else ())
+  per_rule = ("exact_accuracy", "token_accuracy") + own
+  return ("examples", *per_rule, *("halt/" + n for n in per_rule), "segments", "halt/segments")
+
+
 def score(task: str, got: dict[str, np.ndarray], data_dir: Path, num_segments: int,
           pass_k: int = 10) -> dict[str, float]:
   """Metrics of `predict`'s output. Plain names: K segments; "halt/" names: halting at eval."""

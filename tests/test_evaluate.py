@@ -3,7 +3,7 @@ import json
 
 import numpy as np
 
-from hrm_jax import tasks
+from hrm_jax import evaluate, tasks
 from hrm_jax.data import arc, maze
 
 
@@ -67,3 +67,12 @@ def test_maze_and_sudoku_metrics():
   swapped[[1, 3]] = swapped[[3, 1]]                         # keeps givens? cell 1,3 are givens
   got = tasks.sudoku_metrics(np.stack([puzzle] * 2), np.stack([solution, swapped]))
   assert got["valid_solution"].tolist() == [True, False]
+
+
+def test_metric_names_are_what_score_returns():
+  rng = np.random.default_rng(0)
+  for task, vocab in (("maze", 6), ("sudoku", 11), ("parity", 4)):
+    labels = rng.integers(1, vocab, (3, 16)).astype(np.int32)
+    got = {"inputs": labels, "labels": labels, "pred": labels, "halt_pred": labels,
+           "halt_steps": np.ones(3, np.int32)}
+    assert set(evaluate.score(task, got, None, 2)) == set(evaluate.metric_names(task)), task
