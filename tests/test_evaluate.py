@@ -71,8 +71,8 @@ def test_maze_and_sudoku_metrics():
 
 def test_metric_names_are_what_score_returns():
   rng = np.random.default_rng(0)
-  for task, vocab in (("maze", 6), ("sudoku", 11), ("parity", 4)):
-    labels = rng.integers(1, vocab, (3, 16)).astype(np.int32)
+  for task, vocab, S in (("maze", 6, 16), ("sudoku", 11, 81), ("parity", 4, 16)):
+    labels = rng.integers(1, vocab, (3, S)).astype(np.int32)
     got = {"inputs": labels, "labels": labels, "pred": labels, "halt_pred": labels,
            "halt_steps": np.ones(3, np.int32)}
     assert set(evaluate.score(task, got, None, 2)) == set(evaluate.metric_names(task)), task
