@@ -14,11 +14,12 @@ import jax.numpy as jnp
 from jax import lax
 
 from hrm_jax import model
-from hrm_jax.batch import validate_batch
+from hrm_jax.batch import labels_of, validate_batch
 from hrm_jax.config import HRMConfig
 
 EvalHalt = Literal["none", "q_halt", "q_halt_gt_continue"]
-# The halting rule at evaluation wherever a caller does not choose one (training halts the same way).
+# The halting rule at evaluation wherever a caller does not choose one (training halts the same
+# way).
 DEFAULT_HALT_RULE: EvalHalt = "q_halt_gt_continue"
 
 
@@ -35,17 +36,24 @@ class Carry:
 
 
 def initial_carry(batch: dict, config: HRMConfig) -> Carry:
-  """A carry with every slot halted, so the first call loads the whole batch."""
+  """A carry with every slot halted, so the first call loads the whole batch.
+
+  The batch may lack labels (inference); only its shapes and dtypes are used.
+  """
   B = batch["inputs"].shape[0]
   shape = (B, config.total_len, config.hidden_size)
   # Distinct buffers for every field, so the carry can be donated to a jitted step.
-  return Carry(z_H=jnp.zeros(shape, config.dtype), z_L=jnp.zeros(shape, config.dtype), steps=jnp.zeros((B,), jnp.int32), halted=jnp.ones((B,), bool),
-               inputs=jnp.zeros_like(batch["inputs"]), labels=jnp.zeros_like(batch["labels"]),
+  return Carry(z_H=jnp.zeros(shape, config.dtype), z_L=jnp.zeros(shape, config.dtype),
+               steps=jnp.zeros((B,), jnp.int32), halted=jnp.ones((B,), bool),
+               inputs=jnp.zeros_like(batch["inputs"]), labels=jnp.zeros_like(labels_of(batch)),
                puzzle_identifiers=jnp.zeros_like(batch["puzzle_identifiers"]))
 
 
 def reset_carry(params: dict, carry: Carry, batch: dict, config: HRMConfig) -> Carry:
-  """Halted slots restart from (z_H0, z_L0) with the new row; running slots keep theirs."""
+  """Halted slots restart from (z_H0, z_L0) with the new row; running slots keep theirs.
+
+  An unlabeled batch (inference) gives the new rows all-ignored labels.
+  """
   h = carry.halted
   take = lambda new, old: jnp.where(h.reshape(h.shape + (1,) * (new.ndim - 1)), new, old)
   z0 = lax.stop_gradient(params["z0"])
@@ -53,7 +61,7 @@ def reset_carry(params: dict, carry: Carry, batch: dict, config: HRMConfig) -> C
                z_L=take(z0["L"].astype(config.dtype)[None, None], carry.z_L),
                steps=jnp.where(h, 0, carry.steps), halted=h,
                inputs=take(batch["inputs"], carry.inputs),
-               labels=take(batch["labels"], carry.labels),
+               labels=take(labels_of(batch), carry.labels),
                puzzle_identifiers=take(batch["puzzle_identifiers"], carry.puzzle_identifiers))
 
 
@@ -105,7 +113,8 @@ def segment(params: dict, carry: Carry, rows_BxE, *, config: HRMConfig, train: b
   elif eval_halt == "q_halt_gt_continue":
     halted = halted | (q_halt_ng > q_continue_ng)
   elif eval_halt != "none":
-    raise ValueError(f"eval_halt must be 'none', 'q_halt' or 'q_halt_gt_continue', got {eval_halt!r}")
+    raise ValueError("eval_halt must be 'none', 'q_halt' or 'q_halt_gt_continue', "
+                     f"got {eval_halt!r}")
 
   new_carry = carry.replace(z_H=z_H, z_L=z_L, steps=steps, halted=halted)
   return new_carry, out
@@ -121,6 +130,7 @@ def apply(params: dict, carry: Carry, batch: dict, *, config: HRMConfig, train: 
     carry: from `initial_carry` or the previous call.
     batch: dict with inputs [B,S] int32, labels [B,S] int32 (-100 = ignored),
       puzzle_identifiers [B] int32. Rows are taken only by halted slots.
+      Labels may be left out at evaluation (train=False); training needs them.
     config: the model's HRMConfig (static).
     train: training mode: Q-learned halting with exploration, and the Q target.
     rng: PRNG key, required when train=True.
@@ -134,7 +144,7 @@ def apply(params: dict, carry: Carry, batch: dict, *, config: HRMConfig, train: 
   Called outside jit, the batch values are checked first and the step runs
   compiled; inside a caller's jit it simply inlines.
   """
-  validate_batch(batch, config, carry=carry)
+  validate_batch(batch, config, carry=carry, labels_required=train)
   return _apply(params, carry, batch, config=config, train=train, rng=rng,
                 halt_max_steps=halt_max_steps, eval_halt=eval_halt)
 
