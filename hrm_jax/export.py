@@ -12,6 +12,7 @@ so `load_model` accepts either a model directory or such a ROOT (latest step).
 """
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import logging
@@ -27,6 +28,8 @@ from hrm_jax.errors import UserError
 
 FORMAT = "hrm_jax.model/1"
 _CHUNK_BYTES = 16 << 20
+# Items of a training run's step directory (hrm_jax.checkpoint) that a model load skips.
+RUN_ONLY_ITEMS = ("ema", "train", "loader", "metrics")
 
 
 class ModelDirError(UserError, ValueError):
@@ -45,6 +48,26 @@ def config_from_dict(raw: dict[str, Any]) -> HRMConfig:
   if unknown:
     raise ModelDirError(f"config has unknown field(s) {unknown}")
   return HRMConfig(**raw)
+
+
+class _SkippedRunItems(logging.Filter):
+  """Drop orbax's warning that a run-only item (RUN_ONLY_ITEMS) was not restored."""
+
+  def filter(self, record: logging.LogRecord) -> bool:
+    msg = record.getMessage()
+    return not ("could not be restored" in msg and
+                any(msg.startswith(f'Item "{name}" was found') for name in RUN_ONLY_ITEMS))
+
+
+@contextlib.contextmanager
+def _quiet_skipped_items():
+  """While reading a model, orbax's (absl's) logger drops only the skipped-item warnings."""
+  log, quiet = logging.getLogger("absl"), _SkippedRunItems()
+  log.addFilter(quiet)
+  try:
+    yield
+  finally:
+    log.removeFilter(quiet)
 
 
 def _checkpointer():
@@ -116,8 +139,9 @@ def read_config(directory: str | os.PathLike) -> tuple[HRMConfig, dict[str, Any]
   import orbax.checkpoint as ocp
   path = resolve_model_dir(directory)
   try:
-    doc = _checkpointer().restore(path, args=ocp.args.Composite(
-        config=ocp.args.JsonRestore()))["config"]
+    with _quiet_skipped_items():
+      doc = _checkpointer().restore(path, args=ocp.args.Composite(
+          config=ocp.args.JsonRestore()))["config"]
   except (OSError, ValueError, KeyError) as e:
     raise ModelDirError(f"{path / 'config'}: unreadable hrm_jax config ({e})") from e
   if not isinstance(doc, dict) or not isinstance(doc.get("config"), dict):
@@ -137,7 +161,8 @@ def load_model(directory: str | os.PathLike, *, as_numpy: bool = False
   path = resolve_model_dir(directory)
   config, meta = read_config(path)
   abstract = jax.eval_shape(lambda k: model.init(k, config), jax.random.key(0))
-  stored = _checkpointer().metadata(path).item_metadata["params"].tree
+  with _quiet_skipped_items():
+    stored = _checkpointer().metadata(path).item_metadata["params"].tree
 
   def target(want, have):
     if tuple(have.shape) != tuple(want.shape):
@@ -157,6 +182,7 @@ def load_model(directory: str | os.PathLike, *, as_numpy: bool = False
       lambda a: ocp.RestoreArgs(restore_type=np.ndarray) if isinstance(a, np.ndarray)
       else ocp.ArrayRestoreArgs(sharding=jax.sharding.SingleDeviceSharding(jax.devices()[0])),
       abstract)
-  restored = _checkpointer().restore(path, args=ocp.args.Composite(
-      params=ocp.args.PyTreeRestore(abstract, restore_args=restore_args)))
+  with _quiet_skipped_items():
+    restored = _checkpointer().restore(path, args=ocp.args.Composite(
+        params=ocp.args.PyTreeRestore(abstract, restore_args=restore_args)))
   return restored["params"], config, meta

@@ -1,0 +1,47 @@
+"""hrm_jax.export.load_model on a training run's directory: quiet about the items it skips."""
+import logging
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+import hrm_jax
+from hrm_jax import checkpoint, export, model
+
+CONFIG = hrm_jax.HRMConfig(vocab_size=6, seq_len=16, num_puzzle_identifiers=1, puzzle_emb_ndim=16,
+                           hidden_size=16, num_heads=1, h_layers=1, l_layers=1, h_cycles=1,
+                           l_cycles=1, halt_max_steps=2)
+
+
+def test_run_dir_loads_without_orbax_warnings(tmp_path, caplog):
+  params = model.init(jax.random.key(0), CONFIG)
+  ck = checkpoint.Checkpoints(tmp_path / "run" / "checkpoints")
+  ck.save(1, params=params, opt_state={"mu": params}, carry={"z": jnp.zeros(2)},
+          rng=jnp.zeros(2, jnp.uint32), loader_state={"epoch": 0}, ema=params, config=CONFIG,
+          meta={"task": "maze"}, metrics={"exact_accuracy": 0.5}, step_state=jnp.int32(1))
+  ck.close()
+  assert {"ema", "train", "loader"} <= {p.name for p in (tmp_path / "run/checkpoints/1").iterdir()}
+  absl_log = logging.getLogger("absl")
+  filters = list(absl_log.filters)
+  with caplog.at_level(logging.INFO):
+    got, config, meta = export.load_model(tmp_path / "run")
+  assert config == CONFIG and meta == {"task": "maze"}
+  jax.tree.map(np.testing.assert_array_equal, got, params)
+  loud = [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]
+  assert not loud, loud
+  assert absl_log.filters == filters  # the filter is only there while a model is read
+
+
+def test_only_the_skipped_item_warnings_are_dropped():
+  quiet = export._SkippedRunItems()
+
+  def record(msg, *args):
+    return logging.LogRecord("absl", logging.WARNING, __file__, 1, msg, args, None)
+
+  skipped = ('Item "%s" was found in the checkpoint, but could not be restored. Please provide '
+             'a `CheckpointHandlerRegistry`, or call `restore` with an appropriate '
+             '`CheckpointArgs` subclass.')
+  for name in export.RUN_ONLY_ITEMS:
+    assert not quiet.filter(record(skipped, name))
+  assert quiet.filter(record(skipped, "params"))  # an item a model needs: still said
+  assert quiet.filter(record("Could not read checkpoint metadata"))
