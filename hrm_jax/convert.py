@@ -1,7 +1,7 @@
 """Import the authors' PyTorch checkpoints into hrm_jax, and export back.
 
-    python -m hrm_jax.convert CHECKPOINT_FILE OUT_DIR [--seq-len N | --task sudoku|maze|arc | --data DIR]
-    python -m hrm_jax.convert --to-torch MODEL_DIR OUT_FILE [--bare-keys]
+    python -m hrm_jax.convert CHECKPOINT_FILE OUT_DIR [--seq-len N | --task T | --data DIR]
+    python -m hrm_jax.convert --to-torch MODEL_DIR OUT_FILE [--bare-keys] [--force]
 
 Import reads a state_dict saved by the reference's pretrain.py (keys
 "_orig_mod.model.inner.*", or "model.inner.*" / bare "inner.*") and the
@@ -29,10 +29,10 @@ from typing import Any
 
 import numpy as np
 
-from hrm_jax import torch_names
+from hrm_jax import cli, torch_names
 from hrm_jax.config import ConfigError, HRMConfig
 from hrm_jax.errors import UserError
-from hrm_jax.export import ModelDirError, load_model, save_model
+from hrm_jax.export import load_model, save_model
 
 TORCH_HINT = ("this command needs PyTorch, which hrm_jax does not install by default: "
               "pip install 'hrm_jax[torch]'  (or: pip install torch==2.13.0; the CPU build "
@@ -87,8 +87,9 @@ def load_state_dict(path: str | os.PathLike) -> dict[str, np.ndarray]:
     except RuntimeError:  # legacy (non-zip) serialization cannot be memory-mapped
       sd = torch.load(path, map_location="cpu", weights_only=True)
   except Exception as e:  # noqa: BLE001 - torch raises many types for a bad file
-    raise ConvertError(f"{path}: not a readable PyTorch checkpoint ({type(e).__name__}: {e})") \
-        from e
+    said = [ln.strip() for ln in str(e).splitlines() if ln.strip()]  # torch's last line: the cause
+    raise ConvertError(f"{path}: not a readable PyTorch checkpoint ({type(e).__name__}"
+                       f"{': ' + said[-1][:200] if said else ''})") from e
   if isinstance(sd, dict) and "model" in sd and isinstance(sd["model"], dict):
     sd = sd["model"]
   if not isinstance(sd, dict) or not all(hasattr(v, "shape") for v in sd.values()):
@@ -102,8 +103,12 @@ def load_state_dict(path: str | os.PathLike) -> dict[str, np.ndarray]:
 def read_yaml(path: str | os.PathLike) -> dict[str, Any]:
   """Read an all_config.yaml as a dict."""
   import yaml
-  with open(path) as f:
-    doc = yaml.safe_load(f)
+  try:
+    with open(path) as f:
+      doc = yaml.safe_load(f)
+  except (OSError, UnicodeDecodeError, yaml.YAMLError) as e:
+    raise ConvertError(f"{path}: not a readable YAML file ({type(e).__name__}: "
+                       f"{str(e).splitlines()[0] if str(e) else ''})") from e
   if not isinstance(doc, dict) or not isinstance(doc.get("arch"), dict):
     raise ConvertError(f"{path}: expected the reference's all_config.yaml with an 'arch:' section")
   return doc
@@ -255,6 +260,10 @@ def import_checkpoint(checkpoint: str | os.PathLike, out_dir: str | os.PathLike,
   import jax
   from hrm_jax import model
   checkpoint = Path(checkpoint)
+  if not checkpoint.is_file():
+    raise ConvertError(f"{checkpoint}: no such checkpoint file" +
+                       (" (a directory: name the checkpoint file inside it, e.g. step_N)"
+                        if checkpoint.is_dir() else ""))
   yaml_path = Path(config_yaml) if config_yaml else checkpoint.parent / "all_config.yaml"
   if not yaml_path.is_file():
     raise ConvertError(f"{yaml_path}: not found. The reference saves all_config.yaml beside its "
@@ -281,13 +290,22 @@ def import_checkpoint(checkpoint: str | os.PathLike, out_dir: str | os.PathLike,
 def export_checkpoint(model_dir: str | os.PathLike, out_file: str | os.PathLike, *,
                       bare_keys: bool = False, data_path: str | None = None,
                       force: bool = False) -> tuple[Path, Path]:
-  """hrm_jax model directory -> reference state_dict file + all_config.yaml beside it."""
+  """hrm_jax model directory -> reference state_dict file + all_config.yaml beside it.
+
+  Neither an existing `out_file` nor an existing all_config.yaml beside it is
+  overwritten unless force=True.
+  """
   torch = _import_torch()
   import yaml
   out_file = Path(out_file)
   yaml_file = out_file.parent / "all_config.yaml"
-  if out_file.exists() and not force:
-    raise ConvertError(f"{out_file} already exists; pass --force to overwrite it")
+  if out_file.is_dir():
+    raise ConvertError(f"{out_file} is a directory; name the state_dict file to write, "
+                       f"e.g. {out_file / 'step_0'}")
+  existing = [str(p) for p in (out_file, yaml_file) if p.exists()]
+  if existing and not force:
+    raise ConvertError(f"{' and '.join(existing)} already exist{'s' if len(existing) == 1 else ''}"
+                       "; pass --force to overwrite, or write to another folder")
   params, config, meta = load_model(model_dir, as_numpy=True)
   sd = torch_names.state_dict_from_params(params, config, "" if bare_keys else TORCH_PREFIX)
   del params
@@ -311,7 +329,8 @@ def export_checkpoint(model_dir: str | os.PathLike, out_file: str | os.PathLike,
 # ----------------------------------------------------------------------------- CLI
 
 def _parser() -> argparse.ArgumentParser:
-  p = argparse.ArgumentParser(prog="python -m hrm_jax.convert", description=__doc__.split("\n\n")[0],
+  p = argparse.ArgumentParser(prog="python -m hrm_jax.convert",
+                              description=__doc__.split("\n\n")[0],
                               formatter_class=argparse.RawDescriptionHelpFormatter)
   p.add_argument("source", help="reference checkpoint file (or, with --to-torch, a model dir)")
   p.add_argument("dest", help="output model directory (or, with --to-torch, the state_dict file)")
@@ -323,26 +342,23 @@ def _parser() -> argparse.ArgumentParser:
   p.add_argument("--task", choices=sorted(TASKS), help="task the model was trained on")
   p.add_argument("--data", help="dataset directory (reads seq_len from its dataset.json)")
   p.add_argument("--data-path", help="with --to-torch: data_path to write in all_config.yaml")
-  p.add_argument("--force", action="store_true", help="overwrite an existing output")
+  p.add_argument("--force", action="store_true", help="overwrite an existing output (with "
+                 "--to-torch: the file and the all_config.yaml beside it)")
   return p
 
 
 def main(argv: list[str] | None = None) -> int:
-  """CLI entry point; returns the exit code (0 ok, 2 bad input)."""
+  """CLI entry point; returns 0. Bad input raises a UserError (one line via `cli.guard`)."""
   args = _parser().parse_args(argv)
-  try:
-    if args.to_torch:
-      out, yml = export_checkpoint(args.source, args.dest, bare_keys=args.bare_keys,
-                                   data_path=args.data_path, force=args.force)
-      print(f"wrote {out} ({'inner.*' if args.bare_keys else TORCH_PREFIX + 'inner.*'} keys) "
-            f"and {yml}")
-      return 0
-    path, config, meta = import_checkpoint(args.source, args.dest, config_yaml=args.config_yaml,
-                                           seq_len=args.seq_len, task=args.task,
-                                           data_dir=args.data, force=args.force)
-  except (ConvertError, ModelDirError, FileExistsError) as e:
-    print(f"error: {e}", file=sys.stderr)
-    return 2
+  if args.to_torch:
+    out, yml = export_checkpoint(args.source, args.dest, bare_keys=args.bare_keys,
+                                 data_path=args.data_path, force=args.force)
+    print(f"wrote {out} ({'inner.*' if args.bare_keys else TORCH_PREFIX + 'inner.*'} keys) "
+          f"and {yml}")
+    return 0
+  path, config, meta = import_checkpoint(args.source, args.dest, config_yaml=args.config_yaml,
+                                         seq_len=args.seq_len, task=args.task,
+                                         data_dir=args.data, force=args.force)
   print(f"wrote {path}")
   print(f"  task={meta['task']} seq_len={config.seq_len} (from {meta['seq_len_source']}) "
         f"vocab={config.vocab_size} puzzle_ids={config.num_puzzle_identifiers} "
@@ -355,4 +371,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-  sys.exit(main())
+  sys.exit(cli.guard(main))

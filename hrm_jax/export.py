@@ -36,6 +36,10 @@ class ModelDirError(UserError, ValueError):
   """A directory that is not a loadable hrm_jax model checkpoint."""
 
 
+class ModelExistsError(UserError, FileExistsError):
+  """`save_model` would overwrite an existing directory (pass force=True)."""
+
+
 def config_to_dict(config: HRMConfig) -> dict[str, Any]:
   """HRMConfig -> plain JSON-ready dict of its fields."""
   return dataclasses.asdict(config)
@@ -99,7 +103,7 @@ def save_model(directory: str | os.PathLike, params: dict, config: HRMConfig,
   import orbax.checkpoint as ocp
   path = Path(directory).absolute()
   if path.exists() and not force:
-    raise FileExistsError(f"{path} already exists (pass force=True / --force to overwrite)")
+    raise ModelExistsError(f"{path} already exists (pass force=True / --force to overwrite)")
   doc = {"format": FORMAT, "config": config_to_dict(config), "meta": dict(meta or {})}
   json.dumps(doc)  # fail early, before any file is written, if meta is not JSON-able
   # Bounded chunks: the encoder then buffers one chunk at a time, not a whole table.

@@ -97,7 +97,7 @@ def params_from_state_dict(state_dict: Mapping[str, np.ndarray], config: HRMConf
     if unexpected:
       lines.append(f"unexpected keys: {unexpected}")
     lines += problems
-    raise StateDictError("state_dict does not match the config:\n  " + "\n  ".join(lines))
+    raise StateDictError("state_dict does not match the config: " + "; ".join(lines))
   return params
 
 

@@ -12,7 +12,7 @@ import pytest
 import yaml
 
 import hrm_jax
-from hrm_jax import convert, export, model, torch_names
+from hrm_jax import cli, convert, export, model, torch_names
 
 torch = pytest.importorskip("torch")
 
@@ -80,7 +80,8 @@ def test_synthetic_round_trip(tmp_path):
   carry, out = hrm_jax.apply(params, hrm_jax.initial_carry(batch, config), batch, config=config)
   assert out["logits"].shape == (2, 81, 11) and np.isfinite(out["logits"]).all()
   # and converts back unchanged: same keys in the same order, bit-identical values
-  assert convert.main(["--to-torch", str(tmp_path / "model"), str(tmp_path / "back" / "step_0")]) == 0
+  assert convert.main(["--to-torch", str(tmp_path / "model"),
+                       str(tmp_path / "back" / "step_0")]) == 0
   back = torch.load(tmp_path / "back" / "step_0", map_location="cpu", weights_only=True)
   assert list(back) == list(sd)
   for k in sd:
@@ -94,7 +95,8 @@ def test_synthetic_round_trip(tmp_path):
 
 
 def test_bfloat16_and_plain_prefix_round_trip(tmp_path):
-  sd = {k.replace("_orig_mod.", ""): v.to(torch.bfloat16) for k, v in reference_state_dict().items()}
+  sd = {k.replace("_orig_mod.", ""): v.to(torch.bfloat16)
+        for k, v in reference_state_dict().items()}
   ckpt = write_reference(tmp_path / "ref", sd)
   assert convert.main([str(ckpt), str(tmp_path / "model"), "--seq-len", "81"]) == 0
   params, config, _ = export.load_model(tmp_path / "model")
@@ -153,12 +155,16 @@ def test_seq_len_from_dataset_json(tmp_path):
   assert config.seq_len == 77 and info["data_path"] == str(tmp_path / "mydata")
   meta["num_puzzle_identifiers"] = 9
   (tmp_path / "mydata" / "test" / "dataset.json").write_text(json.dumps(meta))
-  assert convert.main([str(ckpt), str(tmp_path / "m2"), "--data", str(tmp_path / "mydata")]) == 2
+  assert cli.guard(convert.main, [str(ckpt), str(tmp_path / "m2"), "--data",
+                                  str(tmp_path / "mydata")]) == 2
 
 
 def _error(capsys, argv):
-  assert convert.main(argv) == 2
-  return capsys.readouterr().err
+  """Run the CLI as `python -m hrm_jax.convert` does; the error must be one line."""
+  assert cli.guard(convert.main, argv) == 2
+  err = capsys.readouterr().err
+  assert len(err.strip().splitlines()) == 1 and err.startswith("error: "), err
+  return err
 
 
 def test_bad_checkpoints_name_the_problem(tmp_path, capsys):
@@ -199,6 +205,54 @@ def test_bad_checkpoints_name_the_problem(tmp_path, capsys):
   assert convert.main([str(ckpt), str(tmp_path / "o7"), "--force"]) == 0
   assert "not an hrm_jax model checkpoint" in _error(
       capsys, ["--to-torch", str(tmp_path / "ok"), str(tmp_path / "x.pt")])
+
+
+def test_missing_checkpoint_file_is_named_before_its_yaml(tmp_path, capsys):
+  (tmp_path / "empty").mkdir()
+  err = _error(capsys, [str(tmp_path / "empty" / "step_9"), str(tmp_path / "m")])
+  assert "step_9: no such checkpoint file" in err and "all_config.yaml" not in err
+  assert "name the checkpoint file inside it" in _error(capsys, [str(tmp_path / "empty"),
+                                                                 str(tmp_path / "m")])
+  assert not (tmp_path / "m").exists()
+
+
+def test_export_never_overwrites_without_force(tmp_path, capsys):
+  ckpt = write_reference(tmp_path / "ref", reference_state_dict())
+  assert convert.main([str(ckpt), str(tmp_path / "model")]) == 0
+  out = tmp_path / "out"
+  out.mkdir()
+  mine = b"# my own run's config\narch: {hidden_size: 512}\n"
+  (out / "all_config.yaml").write_bytes(mine)
+  err = _error(capsys, ["--to-torch", str(tmp_path / "model"), str(out / "step_0")])
+  assert f"{out / 'all_config.yaml'} already exists; pass --force" in err
+  assert (out / "all_config.yaml").read_bytes() == mine and not (out / "step_0").exists()
+  # an existing state_dict file (with or without the yaml) is refused too
+  (out / "all_config.yaml").unlink()
+  (out / "step_0").write_bytes(b"old weights")
+  err = _error(capsys, ["--to-torch", str(tmp_path / "model"), str(out / "step_0")])
+  assert "step_0 already exists; pass --force" in err
+  assert (out / "step_0").read_bytes() == b"old weights" and not (out / "all_config.yaml").exists()
+  assert "is a directory" in _error(capsys, ["--to-torch", str(tmp_path / "model"), str(out)])
+  (out / "all_config.yaml").write_bytes(mine)
+  assert convert.main(["--to-torch", "--force", str(tmp_path / "model"), str(out / "step_0")]) == 0
+  assert yaml.safe_load((out / "all_config.yaml").read_text()) == YAML
+  assert list(torch.load(out / "step_0", weights_only=True)) == list(reference_state_dict())
+  (tmp_path / "bad.yaml").write_text("arch: [unclosed\n")
+  assert "bad.yaml: not a readable YAML file" in _error(
+      capsys, [str(ckpt), str(tmp_path / "m2"), "--config-yaml", str(tmp_path / "bad.yaml")])
+
+
+def test_cli_errors_are_one_line_without_traceback(tmp_path):
+  run = lambda *argv: subprocess.run([sys.executable, "-m", "hrm_jax.convert", *map(str, argv)],
+                                     capture_output=True, text=True, cwd=ROOT)
+  got = run(tmp_path / "nope.pt", tmp_path / "m")
+  assert got.returncode == 2
+  assert got.stderr == f"error: {tmp_path / 'nope.pt'}: no such checkpoint file\n"
+  got = run("--to-torch", tmp_path / "nodir", tmp_path / "x.pt")
+  assert got.returncode == 2 and got.stderr.count("\n") == 1 and "Traceback" not in got.stderr
+  assert "no such checkpoint directory" in got.stderr
+  got = run("--to-torch", tmp_path / "nodir", tmp_path / "x.pt", "--verbose")
+  assert "Traceback" in got.stderr
 
 
 def write_yaml(path, doc):
