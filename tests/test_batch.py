@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 import hrm_jax
-from hrm_jax import act, train_step
+from hrm_jax import train_step
 from hrm_jax.batch import BatchError, IGNORE_LABEL, labels_of, validate_batch
 from tests.test_model import TINY, _batch
 
@@ -72,11 +72,3 @@ def test_validate_batch_and_labels_of():
   assert (np.asarray(labels) == IGNORE_LABEL).all()
   with_labels = _batch()
   assert labels_of(with_labels) is with_labels["labels"]
-
-
-def test_scan_of_segments_without_labels():
-  """The evaluator's jitted scan over segments (as `solve` runs it) takes unlabeled batches."""
-  from hrm_jax import evaluate
-  run = jax.jit(evaluate.make_eval_fn(TINY, 3, act.DEFAULT_HALT_RULE))
-  labeled = _batch()
-  chex.assert_trees_all_close(run(PARAMS, _unlabeled(labeled)), run(PARAMS, labeled))
