@@ -18,10 +18,14 @@ import argparse
 import json
 import multiprocessing
 import os
-import shutil
 import sys
 import time
 from pathlib import Path
+
+from hrm_jax import cli
+
+MARKER = "demo_output.json"  # marks a folder as the demo's own output (it may replace it)
+OUTPUTS = ["hrm", "one_pass", "plots", "report.md"]  # what the demo writes into --out
 
 
 def one_pass(cfg):
@@ -116,16 +120,19 @@ def train_all(cfgs: dict) -> dict:
 
 def main(argv: list[str] | None = None) -> int:
   """Run the demo; prints the results and the report's path."""
-  p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-  p.add_argument("--out", default="runs/demo", help="output directory (replaced)")
-  p.add_argument("--steps", type=int, default=0, help="override the number of updates")
-  p.add_argument("--data", default="", help="dataset directory (default: the config's)")
+  p = argparse.ArgumentParser(description=__doc__.split("\n")[0],
+                              formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+  p.add_argument("--out", default="runs/demo",
+                 help="output folder: new, empty, or an earlier demo's (whose output it replaces)")
+  p.add_argument("--steps", type=int, default=0,
+                 help="override the number of updates (0: the config's)")
+  p.add_argument("--data", default="", help="dataset directory (empty: the config's)")
   a = p.parse_args(argv)
   t0 = time.time()
   from experiments.configs import parity
   from hrm_jax import experiment
-  out = Path(a.out)
-  shutil.rmtree(out, ignore_errors=True)
+  from hrm_jax.data._atomic import claim_marked_folder
+  out = claim_marked_folder(a.out, MARKER, OUTPUTS, "hrm_jax.demo output")
   cfg = parity.get_config("cpu")
   cfg.run_dir = str(out / "hrm")
   if a.steps:
@@ -153,4 +160,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-  sys.exit(main())
+  sys.exit(cli.guard(main))

@@ -2,7 +2,10 @@
 
   maze    valid-path and optimal-path accuracy (`hrm_jax.data.maze.check_path`)
   sudoku  valid-solution accuracy (a complete grid that keeps the givens)
-  arc     pass@1/2/K after voting over the inverse-augmented predictions
+  arc     pass@K after voting over the inverse-augmented predictions, by two rules:
+          `pass@K` a task counts only if ALL its test inputs are in the top K (HRM);
+          `pass@K/per_input` a task counts the FRACTION of its test inputs in the
+          top K (TRM's evaluator); plus the ARC Prize `submission.json`
   parity  fraction of leading bits right (the CPU demo's prefix-parity strings)
 """
 from __future__ import annotations
@@ -13,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-IGNORE = -100
+from hrm_jax.batch import IGNORE_LABEL
 
 
 def build_dataset(task: str, path: Path, build: dict[str, Any], progress: bool = True) -> Path:
@@ -21,11 +24,12 @@ def build_dataset(task: str, path: Path, build: dict[str, Any], progress: bool =
   if task == "maze":
     build = dict(build)
     if build.pop("generator", "maze_hard") == "perfect":
-      from hrm_jax.data.perfect_maze import build_perfect_mazes
-      if build["size"] % 2 == 0 or build.pop("aug", False):
-        raise ValueError("perfect mazes need an odd data.build.size and data.build.aug=False")
-      return build_perfect_mazes(path, cells=(build.pop("size") + 1) // 2, progress=progress,
-                                 **build)
+      from hrm_jax.data.format import BuildSettingError
+      from hrm_jax.data.perfect_maze import build_perfect_mazes, cells_for_size
+      if build.pop("aug", False):
+        raise BuildSettingError("perfect mazes have no augmentation: set data.build.aug=False")
+      return build_perfect_mazes(path, cells=cells_for_size(build.pop("size")),
+                                 progress=progress, **build)
     from hrm_jax.data.maze import build_maze_dataset
     return build_maze_dataset(path, progress=progress, **build)
   if task == "parity":
@@ -43,7 +47,14 @@ def build_dataset(task: str, path: Path, build: dict[str, Any], progress: bool =
   raise ValueError(f"unknown task {task!r}")
 
 
-# ----------------------------------------------------------------------------- maze / sudoku
+# ---------------------------------------------------------------------- every task, maze, sudoku
+
+def accuracies(preds_NxS: np.ndarray, labels_NxS: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+  """Per example: exact match ([N] bool: every labelled token right) and token accuracy ([N])."""
+  mask = labels_NxS != IGNORE_LABEL
+  correct = (preds_NxS == labels_NxS) & mask
+  return correct.sum(1) == mask.sum(1), correct.sum(1) / np.maximum(mask.sum(1), 1)
+
 
 def maze_path_metrics(inputs_NxS: np.ndarray, preds_NxS: np.ndarray) -> dict[str, np.ndarray]:
   """Per example: is the predicted path valid, and valid and shortest? ([N] bool each)."""
@@ -75,7 +86,8 @@ def parity_metrics(labels_NxS: np.ndarray, preds_NxS: np.ndarray) -> dict[str, n
 
 # ----------------------------------------------------------------------------- ARC voting
 
-def vote(candidates: list[tuple[Any, np.ndarray, float]]) -> dict[Any, list[tuple[np.ndarray, int, float]]]:
+def vote(candidates: list[tuple[Any, np.ndarray, float]]
+         ) -> dict[Any, list[tuple[np.ndarray, int, float]]]:
   """Pool the answers proposed for each test input and rank them.
 
   Args:
@@ -100,26 +112,54 @@ def vote(candidates: list[tuple[Any, np.ndarray, float]]) -> dict[Any, list[tupl
   return ranked
 
 
+PASS_RULES = {"": "every test input of the task in the top K (HRM)",
+              "/per_input": "fraction of the task's test inputs in the top K (TRM)"}
+
+
 def pass_at_k(ranked: dict[Any, list], truths: dict[Any, np.ndarray], ks: tuple[int, ...],
               task_of=lambda key: key[0]) -> dict[str, float]:
-  """Share of tasks whose every test output is among its top-k ranked answers, per k.
+  """ARC pass@k by both rules, averaged over tasks, for every k in `ks`.
 
-  `truths` maps each key to the true grid; a key with no candidate counts as wrong.
+  `pass@k`: share of tasks whose every test output is among its top-k ranked
+  answers (the HRM evaluation). `pass@k/per_input`: mean over tasks of the
+  fraction of its test outputs among the top k (the TRM evaluator); the two are
+  equal when every task has one test input. `truths` maps each key (one test
+  input) to the true grid; a key with no candidate counts as wrong.
   """
-  tasks: dict[Any, dict[int, bool]] = collections.defaultdict(lambda: {k: True for k in ks})
+  hits: dict[Any, list[list[bool]]] = collections.defaultdict(list)
   for key, truth in truths.items():
     answers = ranked.get(key, [])
-    for k in ks:
-      hit = any(g.shape == truth.shape and np.array_equal(g, truth) for g, _, _ in answers[:k])
-      tasks[task_of(key)][k] &= hit
-  n = max(len(tasks), 1)
-  return {f"pass@{k}": sum(t[k] for t in tasks.values()) / n for k in ks}
+    hits[task_of(key)].append([any(g.shape == truth.shape and np.array_equal(g, truth)
+                                   for g, _, _ in answers[:k]) for k in ks])
+  n = max(len(hits), 1)
+  out = {}
+  for i, k in enumerate(ks):
+    out[f"pass@{k}"] = sum(all(h[i] for h in rows) for rows in hits.values()) / n
+    out[f"pass@{k}/per_input"] = sum(np.mean([h[i] for h in rows]) for rows in hits.values()) / n
+  return {k: float(v) for k, v in out.items()}
 
 
-def arc_metrics(data_dir: Path, puzzle_ids_N: np.ndarray, pair_index_N: np.ndarray,
-                preds_NxS: np.ndarray, labels_NxS: np.ndarray, q_N: np.ndarray,
-                ks: tuple[int, ...]) -> dict[str, float]:
-  """ARC pass@k over the test split: decode, invert each augmentation, vote, score."""
+def arc_test_inputs(data_dir: Path) -> dict[str, int]:
+  """Task name -> number of test inputs, for every task of the test split."""
+  from hrm_jax.data.arc import read_augmentations
+  from hrm_jax.data.format import read_split
+  augs = read_augmentations(data_dir)
+  counts: dict[str, int] = {}
+  for data in read_split(data_dir, "test")[1].values():
+    sizes = np.diff(data.puzzle_indices)
+    for pid, size in zip(data.puzzle_identifiers, sizes):
+      if augs[int(pid)] is not None:
+        counts[augs[int(pid)][0]] = max(counts.get(augs[int(pid)][0], 0), int(size))
+  return counts
+
+
+def arc_rank(data_dir: Path, puzzle_ids_N: np.ndarray, pair_index_N: np.ndarray,
+             preds_NxS: np.ndarray, labels_NxS: np.ndarray, q_N: np.ndarray):
+  """Decode every test prediction, undo its augmentation and vote: (ranked, truths).
+
+  ranked: (task, pair) -> [(grid, votes, mean q)] best first (see `vote`);
+  truths: (task, pair) -> the true grid in the task's own orientation and colours.
+  """
   from hrm_jax.data.arc import decode_grid, inverse_transform, read_augmentations
   augs = read_augmentations(data_dir)
   candidates, truths = [], {}
@@ -129,7 +169,39 @@ def arc_metrics(data_dir: Path, puzzle_ids_N: np.ndarray, pair_index_N: np.ndarr
       continue
     task, aug = record
     key = (task, int(pair))
-    label = np.where(label == IGNORE, 0, label)
-    truths.setdefault(key, inverse_transform(decode_grid(label), aug))
+    if key not in truths:
+      truths[key] = inverse_transform(decode_grid(np.where(label == IGNORE_LABEL, 0, label)), aug)
     candidates.append((key, inverse_transform(decode_grid(pred), aug), float(q)))
-  return pass_at_k(vote(candidates), truths, ks)
+  return vote(candidates), truths
+
+
+def arc_metrics(data_dir: Path, puzzle_ids_N: np.ndarray, pair_index_N: np.ndarray,
+                preds_NxS: np.ndarray, labels_NxS: np.ndarray, q_N: np.ndarray,
+                ks: tuple[int, ...]) -> dict[str, float]:
+  """ARC pass@k by both rules over the test split: decode, invert each augmentation, vote."""
+  ranked, truths = arc_rank(data_dir, puzzle_ids_N, pair_index_N, preds_NxS, labels_NxS, q_N)
+  return pass_at_k(ranked, truths, ks)
+
+
+PLACEHOLDER_GRID = [[0]]  # an attempt for a test input without a (non-empty) answer
+
+
+def arc_submission(ranked: dict[Any, list], test_inputs: dict[str, int]) -> dict[str, list]:
+  """The ARC Prize submission: task -> [{"attempt_1": grid, "attempt_2": grid}] per test input.
+
+  Attempts are the two best-ranked answers (lists of lists of ints, in the task's
+  own orientation and colours); attempt_2 repeats attempt_1 when the votes agreed
+  on one answer. A test input without a prediction, or an empty answer, gets
+  PLACEHOLDER_GRID, so every task of `test_inputs` is present.
+  """
+  def as_list(grid):
+    return grid.astype(int).tolist() if grid.size else PLACEHOLDER_GRID
+
+  out = {}
+  for task in sorted(test_inputs):
+    rows = []
+    for pair in range(test_inputs[task]):
+      answers = [as_list(g) for g, _, _ in ranked.get((task, pair), [])[:2]] or [PLACEHOLDER_GRID]
+      rows.append({"attempt_1": answers[0], "attempt_2": answers[-1]})
+    out[task] = rows
+  return out

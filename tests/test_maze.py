@@ -1,11 +1,13 @@
 """Maze-Hard generator: path validity/optimality (checked by an independent BFS), check_path,
 determinism across worker counts, the authors' CSV format, and bad input."""
+import json
 from collections import deque
 from pathlib import Path
 
 import numpy as np
 import pytest
 
+from hrm_jax import cli
 from hrm_jax.data import maze as M
 from hrm_jax.data.format import read_identifiers, read_split
 
@@ -132,9 +134,7 @@ def test_build_deterministic_across_workers(tmp_path):
     kw = dict(size=8, train_size=6, test_size=4, min_path=10, seed=5, progress=False)
     a = M.build_maze_dataset(tmp_path / "a", workers=1, **kw)
     b = M.build_maze_dataset(tmp_path / "b", workers=2, **kw)
-    ta, tb = _tree_bytes(a), _tree_bytes(b)
-    ta.pop("maze_stats.json"), tb.pop("maze_stats.json")  # holds the build time
-    assert ta == tb
+    assert _tree_bytes(a) == _tree_bytes(b)  # every file, maze_stats.json included (no timings)
     meta, sets = read_split(a, "test")
     assert meta.vocab_size == 6 and meta.seq_len == 64 and meta.ignore_label_id == 0
     assert sets["all"].inputs.shape == (4, 64)
@@ -207,8 +207,41 @@ def test_bad_settings_and_mazes():
 
 
 def test_cli(tmp_path, capsys):
-    M.main(["--out", str(tmp_path / "cli"), "--size", "8", "--train-size", "2", "--test-size", "2",
-            "--min-path", "10", "--workers", "1"])
-    assert "path_len_mean" in capsys.readouterr().out
-    with pytest.raises(SystemExit):
+    assert M.main(["--out", str(tmp_path / "cli"), "--size", "8", "--train-size", "2",
+                   "--test-size", "2", "--min-path", "10", "--workers", "1"]) == 0
+    assert "path length mean" in capsys.readouterr().out
+    with pytest.raises(M.MazeError, match="min_path"):
         M.main(["--out", str(tmp_path / "bad"), "--size", "8", "--min-path", "60", "--workers", "1"])
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--train-size", "-5"], "train_size (--train-size) must be an integer at least 1, got -5"),
+    (["--test-size", "0"], "test_size (--test-size) must be an integer at least 1, got 0"),
+    (["--size", "8", "--min-path", "60"], "min_path (--min-path) must be in [0, 32)"),
+    (["--size", "100"], "maze size must be in [2, 64]"),
+    (["--size", "8", "--workers", "0", "--train-size", "2", "--test-size", "1"],
+     "workers (--workers) must be at least 1"),
+])
+def test_cli_errors_are_one_line(tmp_path, capsys, argv, message):
+    assert cli.guard(M.main, ["--out", str(tmp_path / "o"), *argv]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and message in err, err
+    assert not (tmp_path / "o").exists()
+
+
+def test_small_size_gets_a_fitting_default_min_path(tmp_path, capsys):
+    assert M.default_min_path(30) == 110 and M.default_min_path(10) == 12
+    out = tmp_path / "m10"
+    assert cli.guard(M.main, ["--out", str(out), "--size", "10", "--train-size", "3",
+                              "--test-size", "2", "--workers", "1"]) == 0
+    assert json.loads((out / "build_args.json").read_text())["min_path"] == 12
+    train = read_split(out, "train")[1]["all"]
+    for q, a in zip(train.inputs, train.labels):
+        assert (a == M.PATH).sum() + 1 > 12 and M.check_path(q, a) == (True, True)
+
+
+def test_help_shows_defaults(capsys):
+    with pytest.raises(SystemExit):
+        M.main(["--help"])
+    text = capsys.readouterr().out
+    assert "(default: 30)" in text and "(default: 1000)" in text and "(default: None)" not in text

@@ -101,7 +101,7 @@ def test_build_deterministic_cached_and_disjoint(tmp_path):
     assert (d1 / "train" / "all__inputs.npy").stat().st_mtime_ns == stamp
 
 
-def _write_csv(path, rows, header="source,q,a,rating"):
+def _write_csv(path, rows, header="source,question,answer,rating"):  # Sudoku-Extreme's header
     path.write_text("\n".join([header] + rows) + "\n")
 
 
@@ -116,10 +116,10 @@ def test_csv_build_and_errors(tmp_path, puzzles):
     np.testing.assert_array_equal(sets["all"].inputs[0], q[0] + 1)
     bad_cases = {
         "row 3: expected 4 fields": rows[:1] + ["x,1,2"],
-        "row 2: q must be 81": [rows[0].replace(",", ",1", 1)],
+        "row 2: question must be 81": [rows[0].replace(",", ",1", 1)],
         "row 2: rating must be an integer": [rows[0].rsplit(",", 1)[0] + ",hard"],
-        "row 2: a is not a valid": [",".join(rows[0].split(",")[:2] + ["1" * 81, "0"])],
-        "row 2: a contradicts a clue": [",".join(rows[0].split(",")[:2] + [rows[1].split(",")[2], "0"])],
+        "row 2: answer is not a valid": [",".join(rows[0].split(",")[:2] + ["1" * 81, "0"])],
+        "row 2: answer contradicts a clue": [",".join(rows[0].split(",")[:2] + [rows[1].split(",")[2], "0"])],
     }
     for message, body in bad_cases.items():
         _write_csv(tmp_path / "train.csv", body)
@@ -127,8 +127,10 @@ def test_csv_build_and_errors(tmp_path, puzzles):
             sudoku.build_sudoku(tmp_path / "bad", from_csv=tmp_path, progress=False)
         assert not (tmp_path / "bad").exists()
     _write_csv(tmp_path / "train.csv", rows, header="q,a")
-    with pytest.raises(fmt.DatasetFormatError, match="header"):
+    with pytest.raises(fmt.DatasetFormatError, match="header must be source,question,answer"):
         sudoku.read_sudoku_csv(tmp_path / "train.csv")
+    _write_csv(tmp_path / "train.csv", rows, header="source,q,a,rating")  # the short form reads too
+    np.testing.assert_array_equal(sudoku.read_sudoku_csv(tmp_path / "train.csv")[0], q)
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]
 
 

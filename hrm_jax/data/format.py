@@ -19,12 +19,14 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import time
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from hrm_jax.data._atomic import atomic_directory
+from hrm_jax.data._atomic import (OutputFolderError, atomic_directory, check_location, is_empty,
+                                  read_manifest, refuse_foreign)
 from hrm_jax.errors import UserError
 
 FIELDS = ("inputs", "labels", "puzzle_identifiers", "puzzle_indices", "group_indices")
@@ -34,6 +36,19 @@ _CHUNK_ROWS = 1 << 16
 
 class DatasetFormatError(UserError, ValueError):
     """A dataset file is missing, unreadable or inconsistent; the message names the file."""
+
+
+class BuildSettingError(UserError, ValueError):
+    """A builder argument is out of its valid range; the message names it and the range."""
+
+
+def check_setting(name: str, value: int, low: int, high: int | None = None) -> None:
+    """Refuse a builder argument outside [low, high] (one line naming the argument)."""
+    if isinstance(value, bool) or not isinstance(value, int) or value < low or (
+            high is not None and value > high):
+        bound = f"in [{low}, {high}]" if high is not None else f"at least {low}"
+        flag = "--" + name.replace("_", "-")
+        raise BuildSettingError(f"{name} ({flag}) must be an integer {bound}, got {value!r}")
 
 
 @dataclasses.dataclass
@@ -276,13 +291,17 @@ def _check_split(meta: DatasetMetadata, sets: dict[str, SplitSet], where: str) -
 def write_dataset(out_dir: str | os.PathLike,
                   splits: dict[str, tuple[DatasetMetadata, dict[str, SplitSet]]],
                   identifiers: list[str],
-                  extra_files: dict[str, bytes | str] | None = None) -> Path:
+                  extra_files: dict[str, bytes | str] | None = None,
+                  started: float | None = None) -> Path:
     """Validate and write a whole dataset directory atomically; returns its path.
 
     `splits` maps a split name ("train", "test") to (metadata, {set name: SplitSet}).
     `extra_files` maps relative paths (e.g. "build_args.json") to contents written beside.
-    Everything goes into a temporary directory next to `out_dir` that is renamed at the end,
-    so on any error nothing half-written is left and an existing `out_dir` is untouched.
+    Everything goes into a temporary directory next to `out_dir` whose files are moved in
+    at the end, so on any error nothing half-written is left and `out_dir` is untouched.
+    `out_dir` must be missing, empty or hold a dataset: then only that dataset's own files
+    are replaced (see `hrm_jax.data._atomic`). Prints one line (with the time since
+    `started`, a `time.time()`, when given).
     """
     out_dir = Path(out_dir)
     if not isinstance(identifiers, list) or not all(isinstance(s, str) for s in identifiers):
@@ -296,7 +315,9 @@ def write_dataset(out_dir: str | os.PathLike,
         if Path(rel).is_absolute() or ".." in Path(rel).parts:
             raise ValueError(f"extra file path must be relative and inside the dataset: {rel!r}")
 
-    with atomic_directory(out_dir) as tmp:
+    check_location(out_dir)
+    replace = None if is_empty(out_dir) else dataset_files(out_dir, list(extra_files or {}))
+    with atomic_directory(out_dir, replace) as tmp:
         for split, (meta, sets) in splits.items():
             split_dir = tmp / split
             split_dir.mkdir(parents=True)
@@ -314,7 +335,75 @@ def write_dataset(out_dir: str | os.PathLike,
             path = tmp / rel
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_bytes(content.encode() if isinstance(content, str) else content)
+    took = f" in {time.time() - started:.1f} s" if started is not None else ""
+    print(f"wrote {out_dir}{' (replacing the dataset there)' if replace else ''}{took}")
     return out_dir
+
+
+def dataset_files(out_dir: Path, extra_names: list[str] = ()) -> list[str] | None:
+    """The files of the dataset in `out_dir` (what a rebuild may replace); None if none is there.
+
+    The build's `MANIFEST` when it has one; for a dataset written before manifests, the
+    files the format defines plus `build_args.json`, `identifiers.json` and `extra_names`.
+    """
+    listed = read_manifest(out_dir)
+    if listed is not None:
+        return listed
+    splits = sorted(p.name for p in out_dir.iterdir() if (p / "dataset.json").is_file())
+    if not splits and not (out_dir / "build_args.json").is_file():
+        return None
+    files = ["build_args.json", "identifiers.json", *extra_names]
+    for split in splits:
+        files.append(f"{split}/dataset.json")
+        try:
+            sets = json.loads((out_dir / split / "dataset.json").read_text()).get("sets", [])
+        except (OSError, ValueError, AttributeError):
+            sets = []
+        files += [f"{split}/{name}__{field}.npy" for name in sets if isinstance(name, str)
+                  for field in FIELDS]
+    return sorted(set(files))
+
+
+def claim_dataset_folder(out_dir: str | os.PathLike, args: dict[str, Any],
+                         force: bool = False) -> bool:
+    """The rule every builder applies to its output folder before it builds.
+
+    Returns True when `out_dir` already holds a complete dataset built with exactly `args`
+    (a cache hit: reuse it; prints one line) unless `force`; False when the builder may
+    write: the folder is missing or empty, or holds a dataset of the same builder
+    (`args["builder"]`) that is incomplete, or built with other arguments and `force`.
+    Raises OutputFolderError for anything else: the current directory, a file in the way,
+    a folder of other files or datasets, a dataset of another builder, or other arguments
+    without `force`. A rebuild then replaces only that dataset's own files.
+    """
+    out = check_location(out_dir)
+    if is_empty(out):
+        return False
+    builder = args.get("builder", "?")
+    try:
+        recorded = json.loads((out / "build_args.json").read_text())
+    except (OSError, ValueError):
+        recorded = None
+    if not isinstance(recorded, dict):
+        raise refuse_foreign(out, f"{builder} dataset (no build_args.json)")
+    if recorded.get("builder") != builder:
+        raise OutputFolderError(
+            f"{out}: holds a {recorded.get('builder', 'unknown')} dataset, not a {builder} one; "
+            "choose another --out (or delete that folder yourself)")
+    wanted = json.loads(json.dumps(args))
+    if recorded == wanted:
+        if not force and build_args_match(out, args):
+            print(f"{out}: reusing the {builder} dataset built with these arguments "
+                  "(--force rebuilds it)")
+            return True
+        return False
+    if not force:
+        diff = [f"{k} {recorded.get(k)!r} -> {wanted.get(k)!r}"
+                for k in sorted(set(recorded) | set(wanted)) if recorded.get(k) != wanted.get(k)]
+        raise OutputFolderError(
+            f"{out}: holds a {builder} dataset built with other arguments ({'; '.join(diff)}); "
+            "pass --force (force=True) to replace it, or choose another --out")
+    return False
 
 
 # ----------------------------------------------------------------------------- reading

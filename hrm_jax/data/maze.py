@@ -19,23 +19,26 @@ maze's diameter. Every maze has its own RNG seeded by (seed, split, index), so o
 byte-identical whatever the number of worker processes.
 
 CLI: ``python -m hrm_jax.data.maze --out DIR --size 30 --train-size 1000 --test-size 1000
---min-path 110 --seed 0`` (``--from-csv DIR`` reads the authors' train.csv / test.csv).
+--min-path 110 --seed 0`` (``--from-csv DIR`` reads the authors' train.csv / test.csv;
+without ``--min-path`` it is derived from the size, 110 at 30x30: `default_min_path`).
 """
 from __future__ import annotations
 
-import argparse
 import csv
 import json
-import multiprocessing
 import os
 import sys
 import time
 from collections import deque
-from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import numpy as np
 
+from hrm_jax import cli
+from hrm_jax.data import _cli
+from hrm_jax.data._pool import parallel_map
+from hrm_jax.data.format import (DatasetMetadata, PuzzleSetBuilder, check_setting,
+                                 claim_dataset_folder, write_dataset)
 from hrm_jax.errors import UserError
 
 CHARSET = "# SGo"
@@ -43,6 +46,7 @@ PAD, WALL, FREE, START, GOAL, PATH = 0, 1, 2, 3, 4, 5
 VOCAB_SIZE = 6
 MAX_SIZE = 64  # one uint64 per row in the bit-parallel BFS
 DENSITY_RANGE = (0.3, 0.5)
+PAPER_SIZE, PAPER_MIN_PATH = 30, 110  # Maze-Hard: 30x30, shortest path longer than 110 moves
 _BATCH = 256  # candidate mazes drawn per RNG step (part of the seeded procedure: keep fixed)
 _STEPS = ((-1, 0), (1, 0), (0, -1), (0, 1))  # tie-break order: up, down, left, right
 _SPLIT_CODES = {"train": 0, "test": 1}
@@ -286,11 +290,18 @@ def _place_pair(free: np.ndarray, u: tuple[int, int], picks: np.ndarray, min_pat
     return grid.ravel(), label.ravel(), info
 
 
+def default_min_path(size: int) -> int:
+    """The shortest-path threshold for `size`: Maze-Hard's 110 at 30x30, scaled by area."""
+    return int(round(PAPER_MIN_PATH * size * size / PAPER_SIZE ** 2))
+
+
 def _check_settings(size: int, min_path: int) -> None:
     if not 2 <= size <= MAX_SIZE:
         raise MazeError(f"maze size must be in [2, {MAX_SIZE}], got {size}")
     if min_path < 0 or min_path >= size * size // 2:
-        raise MazeError(f"min_path must be in [0, {size * size // 2}) for size {size}, got {min_path}")
+        raise MazeError(f"min_path (--min-path) must be in [0, {size * size // 2}) for size "
+                        f"{size}, got {min_path}; leave it out for the default "
+                        f"{default_min_path(size)}")
 
 
 def _generate_one(job: tuple[int, str, int, int, int, int]) -> tuple[np.ndarray, np.ndarray, dict]:
@@ -311,9 +322,9 @@ def generate_mazes(count: int, seed: int = 0, split: str = "train", size: int = 
     if split not in _SPLIT_CODES:
         raise MazeError(f"split must be 'train' or 'test', got {split!r}")
     _check_settings(size, min_path)
-    workers = max(1, min(workers or os.cpu_count() or 1, count or 1))
+    check_setting("count", count, 0)
     jobs = [(seed, split, i, 0, size, min_path) for i in range(count)]
-    results = _run_jobs(jobs, workers, progress, f"maze {split}")
+    results = parallel_map(_generate_one, jobs, workers, f"maze {split}", progress, "maze")
     seen = set(exclude or ())
     for i in range(count):
         retry = 0
@@ -326,33 +337,6 @@ def generate_mazes(count: int, seed: int = 0, split: str = "train", size: int = 
         return empty, empty.copy(), []
     return (np.stack([r[0] for r in results]), np.stack([r[1] for r in results]),
             [r[2] for r in results])
-
-
-def _mp_context():
-    """fork (fast) unless a JAX backend already runs threads in this process; then spawn."""
-    bridge = sys.modules.get("jax._src.xla_bridge")
-    if sys.platform.startswith("linux") and not getattr(bridge, "_backends", None):
-        return multiprocessing.get_context("fork")
-    return multiprocessing.get_context("spawn")
-
-
-def _run_jobs(jobs: list, workers: int, progress: bool, desc: str) -> list:
-    from tqdm import tqdm
-
-    bar = tqdm(total=len(jobs), desc=desc, disable=not progress, unit="maze")
-    if workers == 1:
-        out = []
-        for job in jobs:
-            out.append(_generate_one(job))
-            bar.update()
-    else:
-        with ProcessPoolExecutor(workers, mp_context=_mp_context()) as pool:
-            out = []
-            for result in pool.map(_generate_one, jobs, chunksize=max(1, len(jobs) // (8 * workers))):
-                out.append(result)
-                bar.update()
-    bar.close()
-    return out
 
 
 # ----------------------------------------------------------------------------- CSV (authors' format)
@@ -440,8 +424,6 @@ def dihedral(grid: np.ndarray, tid: int) -> np.ndarray:
 
 
 def _split_set(inputs: np.ndarray, labels: np.ndarray, aug: bool):
-    from hrm_jax.data.format import DatasetMetadata, PuzzleSetBuilder
-
     n = int(round(inputs.shape[1] ** 0.5))
     builder = PuzzleSetBuilder(n * n, dtype=np.uint8)
     for q, a in zip(inputs, labels):
@@ -468,25 +450,31 @@ def _stats(infos: list[dict]) -> dict:
 
 
 def build_maze_dataset(out_dir: str | os.PathLike, size: int = 30, train_size: int = 1000,
-                       test_size: int = 1000, min_path: int = 110, seed: int = 0,
+                       test_size: int = 1000, min_path: int | None = None, seed: int = 0,
                        aug: bool = False, from_csv: str | os.PathLike | None = None,
                        workers: int | None = None, force: bool = False,
                        progress: bool = True) -> Path:
     """Build (or reuse) a Maze-Hard dataset directory; returns its path.
 
-    Generated: `train_size` / `test_size` mazes of `size`x`size` with path > `min_path`.
+    Generated: `train_size` / `test_size` mazes of `size`x`size` with path > `min_path`
+    (default: `default_min_path(size)`, 110 for 30x30).
     From CSV: `from_csv` is a directory holding the authors' train.csv and test.csv (sizes
     and min_path are then ignored except that `size` is checked). `aug` adds the 8 dihedral
     transforms of every training maze as one group (the authors' builder has this off by
-    default). An existing directory built with the same arguments is reused unless `force`.
+    default). The output folder follows `claim_dataset_folder`: reused when built with the
+    same arguments, replaced only with `force` when built with others.
     Extra files: build_args.json and maze_stats.json (path-length distribution).
     """
-    from hrm_jax.data.format import build_args_match, write_dataset
-
+    if min_path is None and size is not None:
+        min_path = default_min_path(size)
+    if not from_csv:
+        _check_settings(size, min_path)
+        check_setting("train_size", train_size, 1)
+        check_setting("test_size", test_size, 1)
     args = {"builder": "maze", "version": 1, "size": size, "train_size": train_size,
             "test_size": test_size, "min_path": min_path, "seed": seed, "aug": bool(aug),
             "from_csv": str(Path(from_csv).resolve()) if from_csv else None}
-    if not force and build_args_match(out_dir, args):
+    if claim_dataset_folder(out_dir, args, force):
         return Path(out_dir)
     t0 = time.time()
     if from_csv:
@@ -495,7 +483,6 @@ def build_maze_dataset(out_dir: str | os.PathLike, size: int = 30, train_size: i
         infos = {s: [{"path_len": int((lab == PATH).sum(1)[i]) + 1} for i in range(len(lab))]
                  for s, (_, lab) in data.items()}
     else:
-        _check_settings(size, min_path)
         tr_in, tr_lab, tr_info = generate_mazes(train_size, seed, "train", size, min_path, workers, progress)
         te_in, te_lab, te_info = generate_mazes(test_size, seed, "test", size, min_path, workers, progress,
                                                 exclude={q.tobytes() for q in tr_in})
@@ -503,35 +490,39 @@ def build_maze_dataset(out_dir: str | os.PathLike, size: int = 30, train_size: i
         infos = {"train": tr_info, "test": te_info}
     splits = {s: _split_set(q, a, aug and s == "train") for s, (q, a) in data.items()}
     stats = {s: _stats(i) for s, i in infos.items()}
-    stats["build_seconds"] = round(time.time() - t0, 2)
-    return write_dataset(out_dir, splits, ["<blank>"], extra_files={
+    print(summary_line(stats))
+    return write_dataset(out_dir, splits, ["<blank>"], started=t0, extra_files={
         "build_args.json": json.dumps(args, indent=1), "maze_stats.json": json.dumps(stats, indent=1)})
 
 
-def main(argv: list[str] | None = None) -> None:
+def summary_line(stats: dict) -> str:
+    """One line of a maze_stats.json: count and shortest-path lengths per split."""
+    return "; ".join(f"{s}: {v['count']} mazes, path length mean {v['path_len_mean']:.1f} "
+                     f"(min {v['path_len_min']}, max {v['path_len_max']})"
+                     for s, v in stats.items() if "count" in v)
+
+
+def main(argv: list[str] | None = None) -> int:
     """CLI entry point (see the module docstring)."""
-    p = argparse.ArgumentParser(description="Build the Maze-Hard dataset in the HRM format.")
+    p = _cli.parser("Build the Maze-Hard dataset in the HRM format.")
     p.add_argument("--out", required=True, help="output dataset directory")
-    p.add_argument("--size", type=int, default=30)
-    p.add_argument("--train-size", type=int, default=1000)
-    p.add_argument("--test-size", type=int, default=1000)
-    p.add_argument("--min-path", type=int, default=110, help="keep mazes with shortest path > this")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--size", type=int, default=PAPER_SIZE, help="grid side")
+    p.add_argument("--train-size", type=int, default=1000, help="training mazes")
+    p.add_argument("--test-size", type=int, default=1000, help="held-out mazes")
+    p.add_argument("--min-path", type=int, default=None,
+                   help="keep mazes with shortest path > this (default: 110 scaled to the size's "
+                        "area, 110 at 30x30)")
+    p.add_argument("--seed", type=int, default=0, help="generator seed")
     p.add_argument("--aug", action="store_true", help="add the 8 dihedral transforms of training mazes")
     p.add_argument("--from-csv", default=None, help="directory with the authors' train.csv and test.csv")
-    p.add_argument("--workers", type=int, default=None)
-    p.add_argument("--force", action="store_true", help="rebuild even if a matching build exists")
+    p.add_argument("--workers", type=int, default=None, help="processes (default: all CPUs)")
+    p.add_argument("--force", action="store_true",
+                   help="replace a maze dataset built there with other arguments")
     a = p.parse_args(argv)
-    try:
-        out = build_maze_dataset(a.out, a.size, a.train_size, a.test_size, a.min_path, a.seed,
-                                 a.aug, a.from_csv, a.workers, a.force)
-    except MazeError as e:
-        p.exit(2, f"error: {e}\n")
-    print(f"maze dataset at {out}")
-    stats = Path(out) / "maze_stats.json"
-    if stats.is_file():
-        print(stats.read_text())
+    build_maze_dataset(a.out, a.size, a.train_size, a.test_size, a.min_path, a.seed, a.aug,
+                       a.from_csv, a.workers, a.force)
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(cli.guard(main))

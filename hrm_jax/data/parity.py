@@ -16,14 +16,17 @@ Tokens: PAD 0, bit 0 -> 1, bit 1 -> 2, BOS 3. Labels: even -> 1, odd -> 2, and P
 """
 from __future__ import annotations
 
-import argparse
 import json
+import sys
 import time
 from pathlib import Path
 
 import numpy as np
 
-from hrm_jax.data.format import build_args_match, independent_examples, write_dataset
+from hrm_jax import cli
+from hrm_jax.data import _cli
+from hrm_jax.data.format import (BuildSettingError, check_setting, claim_dataset_folder,
+                                 independent_examples, write_dataset)
 
 PAD, BIT0, BIT1, BOS = 0, 1, 2, 3
 EVEN, ODD = 1, 2
@@ -58,15 +61,14 @@ def build_parity_dataset(out_dir: str | Path, length: int = 32, train_size: int 
   `progress` is accepted for a uniform builder signature (building takes a second).
   """
   del progress
-  if length < 1 or train_size < 1 or test_size < 1:
-    raise ValueError(f"length, train_size and test_size must be positive, got "
-                     f"{length}, {train_size}, {test_size}")
+  for name, value in (("length", length), ("train_size", train_size), ("test_size", test_size)):
+    check_setting(name, value, 1)
   if train_size + test_size > 2 ** min(length, 62) // 2:
-    raise ValueError(f"{train_size} + {test_size} distinct strings are too many for "
-                     f"{length} bits; ask for fewer or longer strings")
+    raise BuildSettingError(f"{train_size} + {test_size} distinct strings are too many for "
+                            f"{length} bits; ask for fewer or longer strings")
   args = {"builder": "parity", "version": 1, "length": length, "train_size": train_size,
           "test_size": test_size, "seed": seed}
-  if not force and build_args_match(out_dir, args):
+  if claim_dataset_folder(out_dir, args, force):
     return Path(out_dir)
   t0 = time.time()
   rng = np.random.default_rng([seed, 2])
@@ -81,26 +83,26 @@ def build_parity_dataset(out_dir: str | Path, length: int = 32, train_size: int 
   inputs, labels = encode(bits)
   cut = {"train": slice(0, train_size), "test": slice(train_size, need)}
   splits = {name: independent_examples(inputs[s], labels[s], VOCAB_SIZE, PAD) for name, s in cut.items()}
-  stats = {"build_seconds": round(time.time() - t0, 2), "ones_fraction": float(bits.mean()),
+  stats = {"ones_fraction": float(bits.mean()),
            "odd_string_fraction": float((bits.sum(1) % 2).mean())}
-  return write_dataset(out_dir, splits, ["<blank>"], extra_files={
+  return write_dataset(out_dir, splits, ["<blank>"], started=t0, extra_files={
       "build_args.json": json.dumps(args, indent=1), "parity_stats.json": json.dumps(stats, indent=1)})
 
 
 def main(argv: list[str] | None = None) -> int:
   """Command-line builder."""
-  p = argparse.ArgumentParser(description="Build a prefix-parity dataset in the HRM format.")
+  p = _cli.parser("Build a prefix-parity dataset in the HRM format.")
   p.add_argument("--out", required=True, help="output dataset directory")
   p.add_argument("--length", type=int, default=32, help="bits per string")
   p.add_argument("--train-size", type=int, default=50000, help="training strings")
   p.add_argument("--test-size", type=int, default=1000, help="held-out strings")
   p.add_argument("--seed", type=int, default=0, help="generator seed")
-  p.add_argument("--force", action="store_true", help="rebuild even if the arguments match")
+  p.add_argument("--force", action="store_true",
+                 help="replace a parity dataset built there with other arguments")
   a = p.parse_args(argv)
-  out = build_parity_dataset(a.out, a.length, a.train_size, a.test_size, a.seed, a.force)
-  print(f"wrote {out}")
+  build_parity_dataset(a.out, a.length, a.train_size, a.test_size, a.seed, a.force)
   return 0
 
 
 if __name__ == "__main__":
-  raise SystemExit(main())
+  sys.exit(cli.guard(main))

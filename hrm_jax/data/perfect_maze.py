@@ -12,17 +12,31 @@ with the Maze-Hard vocabulary of `hrm_jax.data.maze` (PAD 0, wall 1, free 2,
 start 3, goal 4, path 5), so its checker and renderer apply unchanged. The
 tree is a randomized depth-first search (long winding corridors); start and
 goal are rooms at least `min_path` moves apart.
+
+  python -m hrm_jax.data.perfect_maze --out data/maze-7x7-perfect --size 7 \
+      --train-size 10000 --test-size 1000 --min-path 10     # the maze cpu variant's data
 """
 from __future__ import annotations
 
 import json
+import sys
 import time
 from pathlib import Path
 
 import numpy as np
 
-from hrm_jax.data import maze
-from hrm_jax.data.format import build_args_match, independent_examples, write_dataset
+from hrm_jax import cli
+from hrm_jax.data import _cli, maze
+from hrm_jax.data.format import (BuildSettingError, check_setting, claim_dataset_folder,
+                                 independent_examples, write_dataset)
+
+
+def cells_for_size(size: int) -> int:
+  """Rooms per side of a perfect maze drawn on a `size` x `size` token grid (size odd)."""
+  if isinstance(size, bool) or not isinstance(size, int) or size < 3 or size % 2 == 0:
+    raise BuildSettingError(f"a perfect maze needs an odd grid size of at least 3 (rooms at "
+                            f"even coordinates, walls between them), got {size!r}")
+  return (size + 1) // 2
 
 
 def random_tree_grid(rng: np.random.Generator, cells: int) -> np.ndarray:
@@ -66,10 +80,18 @@ def random_maze(rng: np.random.Generator, cells: int, min_path: int) -> tuple[np
 def build_perfect_mazes(out_dir: str | Path, cells: int = 4, train_size: int = 10000,
                         test_size: int = 1000, min_path: int = 10, seed: int = 0,
                         force: bool = False, progress: bool = False) -> Path:
-  """Write (or reuse) a perfect-maze dataset in the HRM format; test mazes never occur in train."""
+  """Write (or reuse) a perfect-maze dataset in the HRM format; test mazes never occur in train.
+
+  The output folder follows `claim_dataset_folder` (reused when built with the same
+  arguments; replaced only with `force` when built with others).
+  """
+  check_setting("cells", cells, 2, maze.MAX_SIZE // 2)
+  check_setting("train_size", train_size, 1)
+  check_setting("test_size", test_size, 1)
+  check_setting("min_path", min_path, 0, 2 * cells * cells - 2)
   args = {"builder": "perfect_maze", "version": 2, "cells": cells, "train_size": train_size,
           "test_size": test_size, "min_path": min_path, "seed": seed}
-  if not force and build_args_match(out_dir, args):
+  if claim_dataset_folder(out_dir, args, force):
     return Path(out_dir)
   t0 = time.time()
   rng = np.random.default_rng([seed, 7])
@@ -79,8 +101,9 @@ def build_perfect_mazes(out_dir: str | Path, cells: int = 4, train_size: int = 1
     while len(examples) < count:
       tries += 1
       if tries > 50 * count + 1000:
-        raise ValueError(f"cannot draw {train_size} + {test_size} distinct {cells}x{cells}-room "
-                         f"mazes with paths of >= {min_path} moves; ask for fewer")
+        raise BuildSettingError(f"cannot draw {train_size} + {test_size} distinct "
+                                f"{cells}x{cells}-room mazes with paths of >= {min_path} "
+                                "moves; ask for fewer")
       x, y = random_maze(rng, cells, min_path)
       if x.tobytes() not in seen:
         seen.add(x.tobytes())
@@ -91,6 +114,29 @@ def build_perfect_mazes(out_dir: str | Path, cells: int = 4, train_size: int = 1
     lengths[split] = [int((y == maze.PATH).sum()) + 1 for _, y in examples]
   stats = {s: {"path_len_mean": float(np.mean(v)), "path_len_min": int(np.min(v)),
                "path_len_max": int(np.max(v))} for s, v in lengths.items() if v}
-  stats["build_seconds"] = round(time.time() - t0, 2)
-  return write_dataset(out_dir, splits, ["<blank>"], extra_files={
+  print("; ".join(f"{s}: {len(lengths[s])} mazes, path length mean {v['path_len_mean']:.1f} "
+                  f"(min {v['path_len_min']}, max {v['path_len_max']})" for s, v in stats.items()))
+  return write_dataset(out_dir, splits, ["<blank>"], started=t0, extra_files={
       "build_args.json": json.dumps(args, indent=1), "maze_stats.json": json.dumps(stats, indent=1)})
+
+
+def main(argv: list[str] | None = None) -> int:
+  """Command-line builder (see the module docstring)."""
+  p = _cli.parser("Build a perfect-maze dataset (one path between any two cells) in the HRM "
+                  "format: the maze cpu variant's data.")
+  p.add_argument("--out", required=True, help="output dataset directory")
+  p.add_argument("--size", type=int, default=7, help="token grid side, odd (rooms: (size + 1) / 2)")
+  p.add_argument("--train-size", type=int, default=10000, help="training mazes")
+  p.add_argument("--test-size", type=int, default=1000, help="held-out mazes")
+  p.add_argument("--min-path", type=int, default=10, help="fewest moves from start to goal")
+  p.add_argument("--seed", type=int, default=0, help="generator seed")
+  p.add_argument("--force", action="store_true",
+                 help="replace a perfect-maze dataset built there with other arguments")
+  a = p.parse_args(argv)
+  build_perfect_mazes(a.out, cells_for_size(a.size), a.train_size, a.test_size, a.min_path,
+                      a.seed, a.force)
+  return 0
+
+
+if __name__ == "__main__":
+  sys.exit(cli.guard(main))

@@ -24,12 +24,11 @@ the original and its transforms), as the authors' builder does.
 """
 from __future__ import annotations
 
-import argparse
 import csv
 import json
-import multiprocessing
 import os
 import random
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -37,11 +36,16 @@ from typing import Any
 import numpy as np
 from tqdm import tqdm
 
+from hrm_jax import cli
+from hrm_jax.data import _cli
 from hrm_jax.data import _sudoku_solver as solver
+from hrm_jax.data._pool import Workers
 from hrm_jax.data.augment import apply_transforms, canonical_key, is_valid_solution, random_transforms
-from hrm_jax.data.format import (DatasetFormatError, DatasetMetadata, SplitSet, build_args_match,
-                                 write_dataset)
+from hrm_jax.data.format import (BuildSettingError, DatasetFormatError, DatasetMetadata, SplitSet,
+                                 check_setting, claim_dataset_folder, write_dataset)
 
+CSV_HEADERS = (["source", "question", "answer", "rating"],  # Sudoku-Extreme's files
+               ["source", "q", "a", "rating"])
 PRESETS: dict[str, dict[str, int]] = {
     "easy": dict(blanks=40, climb_steps=0, min_guesses=0),
     "medium": dict(blanks=81, climb_steps=0, min_guesses=0),
@@ -114,23 +118,21 @@ def generate_puzzles(n: int, seed: int = 0, difficulty: str = "hard", *, blanks:
     puzzles, solutions: [n, 81] uint8 with 0 = blank and 1..9 digits; ratings: [n] int32.
     `difficulty` picks a preset from PRESETS; the keyword arguments override it.
     """
-    cfg = dict(PRESETS[difficulty])
-    cfg.update({k: v for k, v in dict(blanks=blanks, climb_steps=climb_steps,
-                                      min_guesses=min_guesses).items() if v is not None})
-    workers = max(1, workers or os.cpu_count() or 1)
+    cfg = generator_settings(difficulty, blanks, climb_steps, min_guesses)
+    check_setting("n", n, 0)
     seen: set[bytes] = set()
     out: list[tuple[list[int], list[int], int]] = []
     next_index, tried = 0, 0
+    pool = Workers(workers)
     bar = tqdm(total=n, desc=f"sudoku {difficulty}", disable=not progress, unit="puzzle")
-    pool = multiprocessing.get_context("spawn").Pool(workers) if workers > 1 else None
     try:
         while len(out) < n:
             accept_rate = (len(out) + 1) / (tried + 1)
-            chunk = max(4 * workers, min(4096, int(1.2 * (n - len(out)) / accept_rate) + workers))
+            size = pool.size
+            chunk = max(4 * size, min(4096, int(1.2 * (n - len(out)) / accept_rate) + size))
             jobs = [(seed, i, cfg["blanks"], cfg["climb_steps"]) for i in range(next_index, next_index + chunk)]
             next_index += chunk
-            results = pool.imap(_candidate_job, jobs, chunksize=4) if pool else map(_candidate_job, jobs)
-            for puzzle, solution, rating, key in results:
+            for puzzle, solution, rating, key in pool.map(_candidate_job, jobs, chunksize=4):
                 tried += 1
                 if len(out) >= n or rating < cfg["min_guesses"] or key in seen:
                     continue
@@ -139,11 +141,25 @@ def generate_puzzles(n: int, seed: int = 0, difficulty: str = "hard", *, blanks:
                 bar.update(1)
     finally:
         bar.close()
-        if pool is not None:
-            pool.terminate()
+        pool.close()
     puzzles = np.asarray([p for p, _, _ in out], np.uint8).reshape(n, 81)
     solutions = np.asarray([s for _, s, _ in out], np.uint8).reshape(n, 81)
     return puzzles, solutions, np.asarray([r for _, _, r in out], np.int32)
+
+
+def generator_settings(difficulty: str = "hard", blanks: int | None = None,
+                       climb_steps: int | None = None, min_guesses: int | None = None) -> dict:
+    """The preset of `difficulty` with the given overrides, each checked against its range."""
+    if difficulty not in PRESETS:
+        raise BuildSettingError(f"difficulty (--difficulty) must be one of {sorted(PRESETS)}, "
+                                f"got {difficulty!r}")
+    cfg = dict(PRESETS[difficulty])
+    cfg.update({k: v for k, v in dict(blanks=blanks, climb_steps=climb_steps,
+                                      min_guesses=min_guesses).items() if v is not None})
+    check_setting("blanks", cfg["blanks"], 1, 81)
+    check_setting("climb_steps", cfg["climb_steps"], 0)
+    check_setting("min_guesses", cfg["min_guesses"], 0)
+    return cfg
 
 
 def rating_summary(ratings: np.ndarray) -> dict[str, float]:
@@ -160,7 +176,10 @@ def rating_summary(ratings: np.ndarray) -> dict[str, float]:
 
 def read_sudoku_csv(path: str | os.PathLike, min_rating: int | None = None,
                     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Read the authors' CSV (header source,q,a,rating; '.' or '0' blank) -> (q, a, rating).
+    """Read the authors' CSV (source,question,answer,rating; '.' or '0' blank) -> (q, a, rating).
+
+    The Sudoku-Extreme files' header `source,question,answer,rating` is read, and so is the
+    short form `source,q,a,rating`.
 
     q, a: [n, 81] uint8 (0 = blank); rating: [n] int32. Rows below `min_rating` are skipped.
     A malformed row raises DatasetFormatError naming the file, the row number and the problem.
@@ -172,18 +191,19 @@ def read_sudoku_csv(path: str | os.PathLike, min_rating: int | None = None,
     with open(path, newline="") as f:
         reader = csv.reader(f)
         header = next(reader, None)
-        if header is None or [h.strip() for h in header] != ["source", "q", "a", "rating"]:
-            raise DatasetFormatError(f"{path}: row 1: header must be source,q,a,rating, got {header}")
+        if header is None or [h.strip() for h in header] not in CSV_HEADERS:
+            raise DatasetFormatError(f"{path}: row 1: header must be "
+                                     f"{','.join(CSV_HEADERS[0])}, got {header}")
         for row_no, row in enumerate(reader, start=2):
             def bad(what: str) -> DatasetFormatError:
                 return DatasetFormatError(f"{path}: row {row_no}: {what}")
             if len(row) != 4:
-                raise bad(f"expected 4 fields (source,q,a,rating), got {len(row)}")
+                raise bad(f"expected 4 fields (source,question,answer,rating), got {len(row)}")
             _, q, a, rating = row
             if len(q) != 81 or any(ch not in ".0123456789" for ch in q):
-                raise bad(f"q must be 81 characters of '.', 0-9; got {len(q)} characters")
+                raise bad(f"question must be 81 characters of '.', 0-9; got {len(q)} characters")
             if len(a) != 81 or any(ch not in "123456789" for ch in a):
-                raise bad(f"a must be 81 digits 1-9; got {len(a)} characters")
+                raise bad(f"answer must be 81 digits 1-9; got {len(a)} characters")
             try:
                 rating_value = int(rating)
             except ValueError:
@@ -191,9 +211,9 @@ def read_sudoku_csv(path: str | os.PathLike, min_rating: int | None = None,
             q_arr = np.frombuffer(q.replace(".", "0").encode(), np.uint8) - ord("0")
             a_arr = np.frombuffer(a.encode(), np.uint8) - ord("0")
             if not is_valid_solution(a_arr):
-                raise bad("a is not a valid Sudoku solution")
+                raise bad("answer is not a valid Sudoku solution")
             if np.any((q_arr != 0) & (q_arr != a_arr)):
-                raise bad("a contradicts a clue of q")
+                raise bad("answer contradicts a clue of the question")
             if min_rating is None or rating_value >= min_rating:
                 qs.append(q_arr)
                 as_.append(a_arr)
@@ -238,9 +258,15 @@ def build_sudoku(out_dir: str | os.PathLike, *, train_size: int = 1000, test_siz
 
     With `from_csv` (a directory holding train.csv and test.csv, or the train CSV with `test_csv`)
     the authors' puzzles are used: `train_size` subsamples train (0 = all), `min_guesses` filters
-    on the CSV rating. Otherwise puzzles are generated (see module docstring).
+    on the CSV rating. Otherwise puzzles are generated (see module docstring). The output
+    folder follows `claim_dataset_folder` (reused when built with the same arguments;
+    replaced only with `force` when built with others).
     """
     out_dir = Path(out_dir)
+    least = 0 if from_csv is not None else 1  # from a CSV, 0 = all rows
+    check_setting("train_size", train_size, least)
+    check_setting("test_size", test_size, least)
+    check_setting("num_aug", num_aug, 0)
     args: dict[str, Any] = dict(builder="sudoku", version=1, train_size=train_size, test_size=test_size,
                                 num_aug=num_aug, seed=seed)
     if from_csv is not None:
@@ -248,12 +274,11 @@ def build_sudoku(out_dir: str | os.PathLike, *, train_size: int = 1000, test_siz
         test_path = Path(test_csv) if test_csv else train_csv.parent / "test.csv"
         args.update(from_csv=str(train_csv.resolve()), test_csv=str(test_path.resolve()), min_guesses=min_guesses)
     else:
-        cfg = dict(PRESETS[difficulty])
-        cfg.update({k: v for k, v in dict(blanks=blanks, climb_steps=climb_steps,
-                                          min_guesses=min_guesses).items() if v is not None})
-        args.update(difficulty=difficulty, **cfg)
-    if not force and build_args_match(out_dir, args):
+        args.update(difficulty=difficulty, **generator_settings(difficulty, blanks, climb_steps,
+                                                                min_guesses))
+    if claim_dataset_folder(out_dir, args, force):
         return out_dir
+    t0 = time.time()
 
     if from_csv is not None:
         q_tr, a_tr, r_tr = read_sudoku_csv(args["from_csv"], min_guesses)
@@ -274,42 +299,50 @@ def build_sudoku(out_dir: str | os.PathLike, *, train_size: int = 1000, test_siz
     test = make_split(q_te, a_te, 0, np.random.default_rng([seed, 3]))
     stats = {"train_rating": rating_summary(r_tr), "test_rating": rating_summary(r_te),
              "train_clues": rating_summary((q_tr > 0).sum(1)), "test_clues": rating_summary((q_te > 0).sum(1))}
+    print("; ".join(f"{s}: {stats[s + '_rating']['count']} puzzles, rating (guesses) mean "
+                    f"{stats[s + '_rating'].get('mean', 0):.2f}, clues mean "
+                    f"{stats[s + '_clues'].get('mean', 0):.1f}" for s in ("train", "test")))
     return write_dataset(out_dir, {"train": (_metadata(train), {"all": train}),
                                    "test": (_metadata(test), {"all": test})}, ["<blank>"],
+                         started=t0,
                          extra_files={"build_args.json": json.dumps(args, indent=1, sort_keys=True),
                                       "sudoku_stats.json": json.dumps(stats, indent=1),
                                       "sudoku_ratings.json": json.dumps({"train": r_tr.tolist(),
                                                                          "test": r_te.tolist()})})
 
 
-def main(argv: list[str] | None = None) -> None:
+def main(argv: list[str] | None = None) -> int:
     """Command-line entry point (see module docstring)."""
-    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    p.add_argument("--out", required=True)
-    p.add_argument("--train-size", type=int, default=1000)
-    p.add_argument("--test-size", type=int, default=1000)
-    p.add_argument("--num-aug", type=int, default=1000)
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--difficulty", choices=sorted(PRESETS), default="hard")
-    p.add_argument("--min-guesses", type=int, default=None, help="keep puzzles rated at least this")
-    p.add_argument("--climb-steps", type=int, default=None, help="hill-climbing steps per puzzle")
-    p.add_argument("--blanks", type=int, default=None, help="most blank cells (easy)")
+    p = _cli.parser(__doc__.split("\n")[0])
+    p.add_argument("--out", required=True, help="output dataset directory")
+    p.add_argument("--train-size", type=int, default=1000,
+                   help="training puzzles (with --from-csv: a random subset, 0 = all)")
+    p.add_argument("--test-size", type=int, default=1000,
+                   help="test puzzles (with --from-csv: the first ones, 0 = all)")
+    p.add_argument("--num-aug", type=int, default=1000,
+                   help="symmetry transforms per training puzzle")
+    p.add_argument("--seed", type=int, default=0, help="generator seed")
+    p.add_argument("--difficulty", choices=sorted(PRESETS), default="hard", help="generator preset")
+    p.add_argument("--min-guesses", type=int, default=None,
+                   help="keep puzzles rated at least this (default: the preset's)")
+    p.add_argument("--climb-steps", type=int, default=None,
+                   help="hill-climbing steps per puzzle (default: the preset's)")
+    p.add_argument("--blanks", type=int, default=None,
+                   help="most blank cells, 1-81 (default: the preset's)")
     p.add_argument("--from-csv", default=None, help="authors' CSV directory (train.csv, test.csv) or train CSV")
-    p.add_argument("--test-csv", default=None)
-    p.add_argument("--workers", type=int, default=None)
-    p.add_argument("--force", action="store_true", help="rebuild even if a matching build exists")
-    p.add_argument("--quiet", action="store_true")
+    p.add_argument("--test-csv", default=None,
+                   help="test CSV (default: test.csv beside the train CSV)")
+    p.add_argument("--workers", type=int, default=None, help="processes (default: all CPUs)")
+    p.add_argument("--force", action="store_true",
+                   help="replace a Sudoku dataset built there with other arguments")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
     a = p.parse_args(argv)
-    start = time.perf_counter()
-    try:
-        out = build_sudoku(a.out, train_size=a.train_size, test_size=a.test_size, num_aug=a.num_aug, seed=a.seed,
-                           difficulty=a.difficulty, min_guesses=a.min_guesses, climb_steps=a.climb_steps,
-                           blanks=a.blanks, from_csv=a.from_csv, test_csv=a.test_csv, workers=a.workers,
-                           force=a.force, progress=not a.quiet)
-    except DatasetFormatError as e:
-        raise SystemExit(f"error: {e}")
-    print(f"{out} ready after {time.perf_counter() - start:.1f} s: " + (Path(out) / "sudoku_stats.json").read_text())
+    build_sudoku(a.out, train_size=a.train_size, test_size=a.test_size, num_aug=a.num_aug,
+                 seed=a.seed, difficulty=a.difficulty, min_guesses=a.min_guesses, climb_steps=a.climb_steps,
+                 blanks=a.blanks, from_csv=a.from_csv, test_csv=a.test_csv, workers=a.workers,
+                 force=a.force, progress=not a.quiet)
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(cli.guard(main))
