@@ -6,6 +6,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from hrm_jax import cli
 from hrm_jax.data import arc as A
 from hrm_jax.data.format import read_identifiers, read_split
 
@@ -138,12 +139,9 @@ def test_deterministic_across_workers_and_cached(built, tmp_path):
     again = A.build_arc_dataset(tmp_path / "b", "arc-agi-1", num_aug=6, seed=0, task_ids=TRAIN_IDS + EVAL_IDS,
                                 workers=2, progress=False)
     files = [p.relative_to(out) for p in sorted(out.rglob("*")) if p.is_file()]
-    for rel in files:
-        if rel.name != "arc_augmentations.json":  # holds the build time
-            assert (out / rel).read_bytes() == (again / rel).read_bytes(), rel
-    rec_a = json.loads((out / "arc_augmentations.json").read_text())
-    rec_b = json.loads((again / "arc_augmentations.json").read_text())
-    assert rec_a["puzzles"] == rec_b["puzzles"]
+    assert files == [p.relative_to(again) for p in sorted(again.rglob("*")) if p.is_file()]
+    for rel in files:  # every file, arc_augmentations.json included (it holds no timings)
+        assert (out / rel).read_bytes() == (again / rel).read_bytes(), rel
     mtime = (out / "train" / "all__inputs.npy").stat().st_mtime_ns
     A.build_arc_dataset(out, "arc-agi-1", num_aug=6, seed=0, task_ids=TRAIN_IDS + EVAL_IDS, workers=1,
                         progress=False)
@@ -186,6 +184,55 @@ def test_bad_settings(tmp_path):
         A.build_arc_dataset(tmp_path / "o", task_ids=["nope"], progress=False)
     with pytest.raises(A.ArcError, match="task directory not found"):
         A.build_arc_dataset(tmp_path / "o", extra_tasks=[tmp_path / "missing"], progress=False)
-    with pytest.raises(SystemExit):
+    with pytest.raises(A.ArcError, match="unknown ARC version"):
         A.main(["--out", str(tmp_path / "o"), "--version", "7"])
+    assert cli.guard(A.main, ["--out", str(tmp_path / "o"), "--num-aug", "-1"]) == 2
     assert not (tmp_path / "o").exists()
+
+
+def _task_file(path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps({"train": [{"input": [[1]], "output": [[2]]}],
+                                "test": [{"input": [[3]], "output": [[4]]}]}))
+
+
+@pytest.mark.parametrize("layout, message", [
+    (["corpus/Copy/Copy1.json", "corpus/Count/Count1.json", "MinimalTasks/CopyMinimal.json"],
+     "point --extra-tasks at its corpus/ folder"),
+    (["training/a.json", "evaluation/b.json"], "training/ and evaluation/"),
+    (["SetA/x.json", "SetB/deeper/y.json"], "different depths"),
+])
+def test_extra_tasks_refuses_a_repository_root(tmp_path, capsys, layout, message):
+    root = tmp_path / "ConceptARC"
+    for rel in layout:
+        _task_file(root / rel)
+    argv = ["--out", str(tmp_path / "out"), "--version", "arc-agi-2", "--num-aug", "1",
+            "--extra-tasks", str(root)]
+    assert cli.guard(A.main, argv) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and message in err and str(root) in err
+    assert not (tmp_path / "out").exists()
+
+
+def test_concept_arc_corpus_folder_is_accepted(tmp_path):
+    for rel in ("corpus/Copy/Copy1.json", "corpus/Count/Count1.json", "MinimalTasks/M.json"):
+        _task_file(tmp_path / "ConceptARC" / rel)
+    tasks = A.load_task_dir(tmp_path / "ConceptARC" / "corpus")
+    assert [t.name for t in tasks] == ["Copy1", "Count1"]
+
+
+def test_arc_agi_1_build_names_concept_arc(tmp_path, capsys):
+    A.build_arc_dataset(tmp_path / "a", "arc-agi-1", num_aug=0, workers=1, progress=False)
+    out = capsys.readouterr().out
+    notes = [line for line in out.splitlines() if "ConceptARC" in line]
+    assert len(notes) == 1 and "--extra-tasks PATH/TO/ConceptARC/corpus" in notes[0]
+    A.build_arc_dataset(tmp_path / "a", "arc-agi-1", num_aug=0, workers=1, progress=False)
+    assert capsys.readouterr().out.count("\n") == 1  # a reuse: one line, no note
+    A.build_arc_dataset(tmp_path / "b", "arc-agi-2", num_aug=0, task_ids=["Extra1"],
+                        extra_tasks=[_extra(tmp_path)], workers=1, progress=False)
+    assert "ConceptARC" not in capsys.readouterr().out
+
+
+def _extra(tmp_path: Path) -> Path:
+    _task_file(tmp_path / "extra" / "Extra1.json")
+    return tmp_path / "extra"
