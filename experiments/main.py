@@ -1,40 +1,95 @@
-"""Shared entry point of `python -m experiments.{maze,sudoku,arc}`.
+"""Shared entry point of `python -m experiments.{maze,sudoku,arc,parity}`.
 
   python -m experiments.maze --config=experiments/configs/maze.py:cpu --config.train.steps=200
 
 The config file is loaded and locked by ml_collections: an unknown key or a
-value of the wrong type is rejected while parsing flags, and the remaining
-value checks run before any dataset is read or anything is compiled.
+value of the wrong type is refused while parsing flags, the remaining value
+checks run before any dataset is read or anything is compiled. Every mistake
+is one line (plus a hint) on stderr and a non-zero exit; `--verbose` adds the
+traceback. Without `--config.run_dir` the run goes to
+`runs/<task>-<variant>[-seed<N>][-<hash of the other changed fields>]`.
 """
 from __future__ import annotations
 
+import difflib
 import json
 import sys
 
-from absl import app
+from absl import flags
 from ml_collections import config_flags
 
+from hrm_jax import cli
 from hrm_jax.config import ConfigError
+
+USAGE = """usage: python -m experiments.TASK [--config=FILE[:VARIANT]] [--config.FIELD=VALUE ...]
+                                [--verbose] [--help]"""
+
+
+def _load(default_config: str, argv: list[str]):
+  """The ConfigDict that `argv` describes (absl + ml_collections parsing, errors as ConfigError)."""
+  fv = flags.FlagValues()
+  holder = config_flags.DEFINE_config_file("config", default_config, "experiment config file",
+                                           flag_values=fv, sys_argv=["prog", *argv])
+  try:
+    rest = fv(["prog", *argv])
+    cfg = holder.value
+  except flags.UnrecognizedFlagError as e:
+    raise ConfigError(f"unknown flag --{e.flagname}",
+                      hint="flags: --config=FILE[:VARIANT], --config.FIELD=VALUE, --verbose, "
+                           "--help (lists the fields)") from e
+  except (flags.Error, OSError, ValueError, AttributeError, KeyError) as e:
+    lines = [ln.strip() for ln in str(e).splitlines() if ln.strip()]
+    message = lines[-1] if lines else type(e).__name__
+    for prefix in ("ValueError: ", "FATAL Flags parsing error: "):
+      message = message.removeprefix(prefix)
+    raise ConfigError(f"bad --config: {message}") from e
+  if len(rest) > 1:
+    raise ConfigError(f"unexpected arguments: {' '.join(rest[1:])}", hint=USAGE.splitlines()[0])
+  return cfg
+
+
+def _fields(cfg, prefix: str = "config.") -> dict:
+  from hrm_jax.experiment import flatten
+  return {prefix + k: v for k, v in flatten(cfg.to_dict()).items()}
+
+
+def parse(default_config: str, argv: list[str]):
+  """(config, the unmodified variant's config) from the command line; ConfigError if bad."""
+  base_argv = [a for a in argv if not a.startswith("--config.")]
+  defaults = _load(default_config, base_argv)
+  known = _fields(defaults)
+  for arg in argv:
+    if arg.startswith("--config."):
+      key = arg[2:].split("=", 1)[0]
+      if key not in known:
+        near = difflib.get_close_matches(key, list(known), n=1)
+        raise ConfigError(f"unknown config key {key}",
+                          hint=f"did you mean --{near[0]}?" if near else
+                          "--help lists every field")
+  return _load(default_config, argv), defaults
+
+
+def main(default_config: str, argv: list[str] | None = None) -> int:
+  """Parse the command line, train (or resume), print the summary; returns the exit status."""
+  argv = list(sys.argv[1:] if argv is None else argv)
+  if any(a in ("-h", "--help", "--helpfull", "--helpshort") for a in argv):
+    cfg, _ = parse(default_config, [a for a in argv if not a.startswith("-h")
+                                    and not a.startswith("--help")])
+    print(USAGE + "\n\nfields of this config (each settable as --config.FIELD=VALUE; their "
+          "comments are in experiments/configs/common.py and the task's file):")
+    for k, v in _fields(cfg).items():
+      print(f"  --{k}={json.dumps(v) if not isinstance(v, str) else v}")
+    return 0
+  cfg, defaults = parse(default_config, argv)
+  from hrm_jax import experiment, train
+  if not cfg.run_dir:
+    cfg.run_dir = str(experiment.run_dir(cfg, defaults))
+  summary = train.train(cfg)
+  summary.pop("predictions", None)
+  print(json.dumps(summary, indent=1))
+  return 0
 
 
 def run(default_config: str) -> None:
-  """Define --config (default `default_config`) and run training with it."""
-  config = config_flags.DEFINE_config_file("config", default_config,
-                                           "experiment config file, FILE[:VARIANT]")
-
-  def main(argv):
-    if len(argv) > 1:
-      raise app.UsageError(f"unexpected arguments: {argv[1:]}")
-    from hrm_jax import experiment, train
-    cfg = config.value
-    try:
-      experiment.check(cfg)
-    except ConfigError as e:
-      sys.exit(f"bad config: {e}")
-    summary = train.train(cfg)
-    summary.pop("predictions", None)
-    print(json.dumps(summary, indent=1))
-
-  app.run(main)
-
-
+  """`python -m experiments.TASK`: `main` with one-line errors; exits with its status."""
+  sys.exit(cli.guard(lambda argv: main(default_config, argv)))

@@ -10,13 +10,17 @@ Layout of `RUN_DIR/checkpoints/<step>/` (one orbax composite checkpoint)::
 
 `params` + `config` are the layout of `hrm_jax.export`, so `export.load_model`
 and `python -m hrm_jax.evaluate --checkpoint` read a run's checkpoints as they
-read a converted model. The last `keep` checkpoints are kept, plus the best one
-by an evaluation metric.
+read a converted model. Kept: the last `keep` checkpoints, the best one by an
+evaluation metric and, with `keep_evaluated`, every checkpoint saved at an
+evaluation (as the authors keep them: their ARC figure came from one of those).
+A checkpoint that cannot be read is moved aside to `RUN_DIR/corrupt_checkpoints/`
+when an older one can, and the run resumes from that (`restore_latest`).
 """
 from __future__ import annotations
 
 import dataclasses
 import logging
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +29,7 @@ import orbax.checkpoint as ocp
 from orbax.checkpoint import checkpoint_managers as ocm
 
 from hrm_jax.config import HRMConfig
+from hrm_jax.errors import UserError
 from hrm_jax.export import FORMAT
 
 
@@ -36,6 +41,24 @@ class _QuietUnscoredSaves(logging.Filter):
 
 
 logging.getLogger("absl").addFilter(_QuietUnscoredSaves())
+
+
+class CheckpointError(UserError):
+  """No checkpoint of a run can be read."""
+
+
+@dataclasses.dataclass
+class _Evaluated(ocm.PreservationPolicy):
+  """Keep every checkpoint saved with evaluation metrics."""
+
+  def should_preserve(self, checkpoints, *, context):
+    return [info.metrics is not None for info in checkpoints]
+
+
+def _cause(e: BaseException) -> str:
+  """The last line of an error's message (orbax/TensorStore errors run to many lines)."""
+  lines = [ln.strip() for ln in str(e).splitlines() if ln.strip()]
+  return (lines[-1] if lines else type(e).__name__)[:300]
 
 
 def config_doc(config: HRMConfig, meta: dict[str, Any]) -> dict[str, Any]:
@@ -51,15 +74,17 @@ class Checkpoints:
     keep: how many of the most recent checkpoints to keep.
     best_metric: evaluation metric (a key of the `metrics` passed to `save`)
       whose highest value marks a checkpoint to keep as well.
+    keep_evaluated: also keep every checkpoint saved with metrics (at an evaluation).
   """
 
-  def __init__(self, directory: str | Path, keep: int = 3, best_metric: str = "exact_accuracy"):
+  def __init__(self, directory: str | Path, keep: int = 3, best_metric: str = "exact_accuracy",
+               keep_evaluated: bool = False):
     self.directory = Path(directory).absolute()
-    policy = ocm.AnyPreservationPolicy([
-        ocm.LatestN(n=keep),
-        ocm.BestN(get_metric_fn=lambda m: m[best_metric], n=1,
-                  keep_checkpoints_without_metrics=False),
-    ])
+    policies = [ocm.LatestN(n=keep), ocm.BestN(get_metric_fn=lambda m: m[best_metric], n=1,
+                                                keep_checkpoints_without_metrics=False)]
+    if keep_evaluated:
+      policies.append(_Evaluated())
+    policy = ocm.AnyPreservationPolicy(policies)
     options = ocp.CheckpointManagerOptions(preservation_policy=policy, create=True,
                                            best_fn=lambda m: m[best_metric], best_mode="max",
                                            keep_checkpoints_without_metrics=True,
@@ -107,6 +132,35 @@ class Checkpoints:
     got = self.manager.restore(step, args=ocp.args.Composite(**items))
     return {"params": got["params"], "ema": got.get("ema") if ema is not None else None,
             "loader": got["loader"], **got["train"]}
+
+  def restore_latest(self, **templates) -> tuple[int, dict | None]:
+    """(step, state) of the newest readable checkpoint, or (0, None) if there is none.
+
+    `templates` as for `restore`. Newer checkpoints that fail to read while an older
+    one reads are moved to `../corrupt_checkpoints/<step>`, with one printed line each;
+    if none reads, CheckpointError names the newest one and why.
+    """
+    steps, failed = sorted(self.manager.all_steps(), reverse=True), []
+    for step in steps:
+      try:
+        got = self.restore(step, **templates)
+      except Exception as e:  # noqa: BLE001 -- orbax/TensorStore raise many kinds
+        failed.append((step, e))
+        continue
+      aside = self.directory.parent / "corrupt_checkpoints"
+      for bad, e in failed:
+        aside.mkdir(parents=True, exist_ok=True)
+        shutil.move(str(self.directory / str(bad)), str(aside / str(bad)))
+        print(f"checkpoint {bad} cannot be read ({_cause(e)}); moved to {aside / str(bad)}; "
+              f"resuming from step {step}")
+      if failed:
+        self.manager.reload()
+      return step, got
+    if failed:
+      step, e = failed[0]
+      raise CheckpointError(f"no checkpoint in {self.directory} can be read (newest: step "
+                            f"{step}: {_cause(e)})", hint="move the folder aside to start over")
+    return 0, None
 
   def wait(self) -> None:
     """Block until pending asynchronous saves are on disk."""

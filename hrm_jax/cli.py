@@ -30,7 +30,7 @@ def report(e: BaseException, verbose: bool = False) -> int:
   if verbose:
     traceback.print_exception(e)
   if isinstance(e, KeyboardInterrupt):
-    print("interrupted", file=sys.stderr)
+    print(str(e) or "interrupted", file=sys.stderr)
     return 130
   print(f"error: {e}", file=sys.stderr)
   if getattr(e, "hint", None):

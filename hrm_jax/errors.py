@@ -1,4 +1,4 @@
-"""The one base class of mistakes a user can make and fix (no dependencies)."""
+"""UserError: the base class of mistakes a user can fix; Interrupted: a handled Ctrl-C."""
 from __future__ import annotations
 
 
@@ -13,3 +13,8 @@ class UserError(Exception):
   def __init__(self, message: str = "", hint: str | None = None):
     super().__init__(message)
     self.hint = hint
+
+
+class Interrupted(KeyboardInterrupt):
+  """Ctrl-C, handled: `str(e)` says what was kept and how to go on; exit status 130."""
+  exit_code = 130

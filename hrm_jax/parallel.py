@@ -16,6 +16,8 @@ import numpy as np
 from jax.experimental import multihost_utils
 from jax.sharding import AxisType, Mesh, NamedSharding, PartitionSpec as P
 
+from hrm_jax.config import ConfigError
+
 DATA = "data"
 
 # Environment variables that announce a multi-process job (jax.distributed can
@@ -59,11 +61,15 @@ def batch_sharded(mesh: Mesh) -> NamedSharding:
   return NamedSharding(mesh, P(DATA))
 
 
-def local_batch_size(mesh: Mesh, global_batch_size: int) -> int:
-  """Rows this process feeds per global batch; checks the batch splits evenly."""
+def local_batch_size(mesh: Mesh, global_batch_size: int, what: str = "global batch size") -> int:
+  """Rows this process feeds per global batch; ConfigError if it does not split evenly.
+
+  `what` names the batch in the message (e.g. "config.train.global_batch_size").
+  """
   if global_batch_size % mesh.size:
-    raise ValueError(f"global batch size {global_batch_size} is not divisible by the "
-                     f"{mesh.size} devices of the mesh")
+    fits = max(mesh.size, global_batch_size // mesh.size * mesh.size)
+    raise ConfigError(f"{what} = {global_batch_size} is not divisible by the {mesh.size} "
+                      f"devices", hint=f"use a multiple of {mesh.size}, e.g. {fits}")
   return global_batch_size // jax.process_count()
 
 

@@ -1,13 +1,14 @@
 """The training loop: data-parallel HRM training with deep supervision, evaluation,
 checkpoints that resume exactly, and a report at the end.
 
+  lock RUN_DIR; a resume must match RUN_DIR/config.json (experiment.check_resume)
   state, carry  <- restored from RUN_DIR/checkpoints, or freshly initialised
   for step in start+1 .. total:
     batch  <- the loader's next global batch, split over the "data" mesh axis
     state, carry <- train_step(state, carry, batch, fold_in(key, step))   # one ACT segment
     every log_every: metrics -> progress bar + metrics.jsonl (stop on a non-finite loss)
-    every eval_every: evaluate the test split
-    every checkpoint_every (and at evaluations, the end, the time limit): save
+    at each step of experiment.schedule's eval_at (the last: total): evaluate the test split
+    every checkpoint_every (and at evaluations, the time limit, Ctrl-C): save
 
 The ACT carry streams across steps: slots that halted take the next batch's
 rows, the others keep refining their example. Everything a step depends on
@@ -18,6 +19,8 @@ any point and started again with the same command ends bit-identical.
 from __future__ import annotations
 
 import json
+import signal
+import threading
 import time
 from pathlib import Path
 
@@ -28,13 +31,18 @@ from absl import logging as absl_logging
 from ml_collections import ConfigDict
 from tqdm import tqdm
 
-from hrm_jax import act, checkpoint, evaluate, experiment, model, parallel, records
+from hrm_jax import act, checkpoint, evaluate, experiment, model, parallel, records, runlock
+from hrm_jax.config import ConfigError
 from hrm_jax.data.loader import TrainLoader
+from hrm_jax.errors import Interrupted, UserError
 from hrm_jax.train_step import TrainState, init_train_state, make_train_step, reduce_metrics
 
 
-class NonFiniteLossError(RuntimeError):
+class NonFiniteLossError(UserError, RuntimeError):
   """Training produced a NaN/inf loss or parameters; the last good checkpoint is kept."""
+  exit_code = 3
+  HINT = ("lower optim.lr or raise optim.lr_warmup_steps, and start a new run "
+          "(--config.run_dir): resuming repeats the same updates")
 
 
 def make_step(model_cfg, optim_cfg, ema_rate: float):
@@ -60,137 +68,268 @@ def _all_finite(tree) -> bool:
 def train(cfg: ConfigDict, *, devices=None, write_report: bool = True) -> dict:
   """Run, or resume, the experiment described by `cfg`; returns a summary dict.
 
+  The run directory is locked for the run's lifetime (a second training on it is
+  refused). A resume must use the config the run started with, up to the fields of
+  `experiment.SAFE_FIELDS`; a finished run is not trained again. Ctrl-C saves a
+  checkpoint and raises `errors.Interrupted`.
+
   Args:
     cfg: an experiment ConfigDict (experiments/configs/*.py).
     devices: devices of the mesh (default: all devices of all processes).
     write_report: write report.md and plots into the run directory at the end.
   Returns:
     {"run_dir", "steps", "train_seconds", "eval": final evaluation metrics, ...,
-     "predictions": the final evaluation's per-example arrays (see evaluate.predict)}.
+     "predictions": the final evaluation's per-example arrays (see evaluate.predict),
+     or None when a finished run's saved summary is returned}.
   """
   experiment.check(cfg)                     # bad values fail before any data or compilation
   absl_logging.set_verbosity(absl_logging.WARNING)   # orbax logs every save at INFO
   parallel.maybe_initialize_distributed()
   lead = jax.process_index() == 0
+  run_dir = experiment.run_dir(cfg)
+  if lead:
+    print(f"run dir: {run_dir}")
+  with runlock.RunLock(run_dir, enabled=lead):
+    ckpts = checkpoint.Checkpoints(run_dir / "checkpoints", cfg.train.keep_checkpoints,
+                                   cfg.train.best_metric, cfg.train.keep_eval_checkpoints)
+    try:
+      return _train(cfg, run_dir, ckpts, devices, write_report, lead)
+    finally:
+      ckpts.close()
+
+
+def _read_json(path: Path):
+  try:
+    return json.loads(path.read_text())
+  except FileNotFoundError:
+    return None
+  except (OSError, ValueError) as e:
+    raise UserError(f"{path}: cannot be read ({e})") from e
+
+
+def _write_text(path: Path, text: str) -> None:
+  try:
+    path.write_text(text)
+  except OSError as e:
+    raise UserError(f"{path}: cannot be written ({e.strerror or e})") from e
+
+
+class _CtrlC:
+  """While active, the first Ctrl-C only sets `hit` (the loop saves and stops); a second
+  one interrupts at once. Inactive outside the main thread (signals go there)."""
+
+  def __init__(self):
+    self.hit, self._prev = False, None
+
+  def _handle(self, signum, frame):
+    self.hit = True
+    signal.signal(signal.SIGINT, self._prev)
+    tqdm.write("Ctrl-C: stopping after this update with a checkpoint (Ctrl-C again: at once)")
+
+  def __enter__(self):
+    if threading.current_thread() is threading.main_thread():
+      self._prev = signal.signal(signal.SIGINT, self._handle)
+    return self
+
+  def __exit__(self, *exc):
+    if self._prev is not None:
+      signal.signal(signal.SIGINT, self._prev)
+
+
+def _free_device_bytes(device) -> int | None:
+  """Memory free for one more allocation on `device`: its allocator's limit minus what is in
+  use, or, on the host platform, MemAvailable shared by its local devices."""
+  stats = device.memory_stats() if hasattr(device, "memory_stats") else None
+  if stats and stats.get("bytes_limit"):
+    return int(stats["bytes_limit"]) - int(stats.get("bytes_in_use", 0))
+  if device.platform != "cpu":
+    return None
+  try:
+    info = dict(line.split(":", 1) for line in Path("/proc/meminfo").read_text().splitlines())
+    return int(info["MemAvailable"].split()[0]) * 1024 // max(1, jax.local_device_count())
+  except (OSError, KeyError, ValueError):
+    return None
+
+
+def check_memory(compiled, mesh, global_batch_size: int) -> None:
+  """Refuse a compiled train step that cannot fit: XLA's memory analysis of what it allocates
+  (temporaries and outputs, less the donated inputs) against the memory free per device."""
+  try:
+    m = compiled.memory_analysis()
+    need = m.temp_size_in_bytes + m.output_size_in_bytes - m.alias_size_in_bytes
+  except Exception:  # noqa: BLE001 -- not every backend reports it
+    return
+  free = _free_device_bytes(mesh.devices.flat[0])
+  if free is None or need <= free:
+    return
+  n = mesh.size
+  fits = int(global_batch_size * 0.8 * free / need) // n * n
+  gib = lambda b: f"{b / 2**30:.1f} GiB"
+  hint = (f"lower config.train.global_batch_size (now {global_batch_size}): about {fits} "
+          "would fit" if fits >= n else "use a smaller model or a machine with more memory")
+  raise ConfigError(f"the train step needs {gib(need)} per device beyond its inputs and "
+                    f"{gib(free)} is free ({mesh.devices.flat[0].platform}, "
+                    f"{n} device(s), XLA's memory analysis)", hint=hint)
+
+
+def _train(cfg, run_dir: Path, ckpts: checkpoint.Checkpoints, devices, write_report: bool,
+           lead: bool) -> dict:
+  """`train` inside the run directory's lock."""
+  resuming = ckpts.latest_step() is not None
+  saved = _read_json(run_dir / "config.json") if resuming else None
+  changes = experiment.check_resume(saved, cfg, run_dir / "config.json") if saved else []
   if lead:
     experiment.ensure_dataset(cfg, progress=cfg.train.progress)
   if jax.process_count() > 1:
     from jax.experimental import multihost_utils
     multihost_utils.sync_global_devices("dataset ready")
   s = experiment.settings(cfg)
+  saved_data = _read_json(run_dir / "data_identity.json") if resuming else None
+  if saved_data:
+    experiment.check_same_dataset(saved_data, s.data_path)
   mesh = parallel.make_mesh(devices)
-  parallel.local_batch_size(mesh, cfg.train.global_batch_size)
-  parallel.local_batch_size(mesh, cfg.eval.global_batch_size)
-  run_dir = s.run_dir
+  parallel.local_batch_size(mesh, cfg.train.global_batch_size, "config.train.global_batch_size")
+  parallel.local_batch_size(mesh, cfg.eval.global_batch_size, "config.eval.global_batch_size")
   if lead:
-    run_dir.mkdir(parents=True, exist_ok=True)
-    (run_dir / "config.json").write_text(cfg.to_json(indent=1))
+    _write_text(run_dir / "config.json", cfg.to_json(indent=1))
+    _write_text(run_dir / "data_identity.json",
+                json.dumps(experiment.dataset_identity(s.data_path), indent=1))
   meta = {"task": cfg.task, "data_path": str(s.data_path), "run_config": cfg.to_dict()}
   repl, rows = parallel.replicated(mesh), parallel.batch_sharded(mesh)
   B, ema_rate = cfg.train.global_batch_size, cfg.train.ema_rate
 
-  # ---- state: fresh, then overwritten by the latest checkpoint if there is one
+  # ---- state: fresh, then overwritten by the latest readable checkpoint if there is one
   k_init, k_run = jax.random.split(jax.random.key(cfg.seed))
   state = jax.jit(lambda k: init_train_state(model.init(k, s.model), s.optim),
                   out_shardings=repl)(k_init)
   ema = jax.jit(lambda p: jax.tree.map(jnp.copy, p), out_shardings=repl)(state.params) \
       if ema_rate else None
-  zero_batch = lambda: {"inputs": jnp.zeros((B, s.model.seq_len), jnp.int32),
-                        "labels": jnp.zeros((B, s.model.seq_len), jnp.int32),
-                        "puzzle_identifiers": jnp.zeros((B,), jnp.int32)}
+  batch_shape = {"inputs": (B, s.model.seq_len), "labels": (B, s.model.seq_len),
+                 "puzzle_identifiers": (B,)}
+  zero_batch = lambda: {k: jnp.zeros(v, jnp.int32) for k, v in batch_shape.items()}
   carry = jax.jit(lambda: act.initial_carry(zero_batch(), s.model), out_shardings=rows)()
   loader = TrainLoader(s.data_path, "train", global_batch_size=B, seed=cfg.seed,
                        process_index=jax.process_index(), process_count=jax.process_count())
-  ckpts = checkpoint.Checkpoints(run_dir / "checkpoints", cfg.train.keep_checkpoints,
-                                 cfg.train.best_metric)
-  start = ckpts.latest_step() or 0
-  if start:
-    got = ckpts.restore(start, params=state.params, opt_state=state.opt_state, carry=carry,
-                        rng=jax.random.key_data(k_run), ema=ema, step_state=state.step)
+  start, got = ckpts.restore_latest(params=state.params, opt_state=state.opt_state, carry=carry,
+                                    rng=jax.random.key_data(k_run), ema=ema,
+                                    step_state=state.step)
+  if got is not None:
     state = TrainState(step=got["step"], params=got["params"], opt_state=got["opt_state"])
     carry, ema = got["carry"], got["ema"]
     k_run = jax.random.wrap_key_data(np.asarray(got["rng"]))  # uncommitted, like a fresh key
     loader.restore(got["loader"])
-    print(f"resumed from {ckpts.directory}/{start}")
-  recorder = records.Recorder(run_dir, resume_step=start, config=cfg.to_dict(),
-                              wandb=cfg.train.wandb, tensorboard=cfg.train.tensorboard, enabled=lead)
 
-  # ---- compiled functions
-  step_fn = jax.jit(make_step(s.model, s.optim, ema_rate), donate_argnums=(0, 1, 2),
-                    out_shardings=(repl, repl, rows, repl))
   eval_fn = jax.jit(evaluate.make_eval_fn(s.model, s.eval_steps, cfg.eval.halt_rule))
 
-  def run_eval():
+  def run_eval(final: bool):
     metrics, got = evaluate.evaluate(
         ema if ema is not None else state.params, s.model, cfg.task, s.data_path, mesh,
         num_segments=s.eval_steps, halt_rule=cfg.eval.halt_rule,
-        global_batch_size=cfg.eval.global_batch_size, max_examples=cfg.eval.max_examples,
-        pass_k=cfg.eval.pass_k, eval_fn=eval_fn)
+        global_batch_size=cfg.eval.global_batch_size,
+        max_examples=cfg.eval.final_max_examples if final else cfg.eval.max_examples,
+        pass_ks=cfg.eval.pass_k, eval_fn=eval_fn)
     return metrics, got
+
+  def finish(step: int, eval_metrics: dict, got, train_seconds: float) -> dict:
+    summary = {"run_dir": str(run_dir), "task": cfg.task, "variant": cfg.variant, "steps": step,
+               "total_steps": s.total_steps, "train_seconds": round(train_seconds, 1),
+               "params": model.count_params(state.params), "eval": eval_metrics,
+               "finished": step == s.total_steps}
+    if lead:
+      _write_text(run_dir / "summary.json", json.dumps(summary, indent=1))
+      if write_report and got is not None:
+        from hrm_jax import report
+        report.write_report(run_dir, cfg, summary, got)
+    return {**summary, "predictions": got}
+
+  if start >= s.total_steps:               # a finished run started again: report, no training
+    done = _read_json(run_dir / "summary.json")
+    if done and done.get("steps") == start and done.get("finished"):
+      print(f"run already finished at step {start}: {run_dir / 'summary.json'}")
+      return {**done, "predictions": None}
+    print(f"run already finished at step {start}; evaluating it")
+    return finish(start, *run_eval(final=True), 0.0)
+  if got is not None:
+    print(f"resumed from {ckpts.directory}/{start}"
+          + (f" with changed settings: {', '.join(changes)}" if changes else ""))
+
+  # ---- compiled step; refuse early if it cannot fit in memory
+  step_fn = jax.jit(make_step(s.model, s.optim, ema_rate), donate_argnums=(0, 1, 2),
+                    out_shardings=(repl, repl, rows, repl))
+  spec = {k: jax.ShapeDtypeStruct(v, jnp.int32, sharding=rows) for k, v in batch_shape.items()}
+  step_fn = step_fn.lower(state, ema, carry, spec, jax.random.fold_in(k_run, 0)).compile()
+  check_memory(step_fn, mesh, B)
+  recorder = records.Recorder(run_dir, resume_step=start, config=cfg.to_dict(),
+                              wandb=cfg.train.wandb, tensorboard=cfg.train.tensorboard,
+                              enabled=lead)
 
   def save(step, metrics=None):
     if not _all_finite(state.params):
-      raise NonFiniteLossError(f"non-finite parameters at step {step}; not saving. "
-                               f"Last good checkpoint: step {ckpts.latest_step()} in {ckpts.directory}")
+      raise NonFiniteLossError(f"non-finite parameters at step {step}; not saving; "
+                               f"{last_good()}", hint=NonFiniteLossError.HINT)
     ckpts.save(step, params=state.params, opt_state=state.opt_state, carry=carry,
                rng=jax.random.key_data(k_run), loader_state=loader.state(), ema=ema,
                config=s.model, meta={**meta, "step": step}, metrics=metrics, step_state=state.step)
 
+  def last_good() -> str:
+    ckpts.wait()
+    step = ckpts.latest_step()
+    return (f"last good checkpoint: step {step} in {ckpts.directory}" if step
+            else "no checkpoint was saved before it")
+
   # ---- the loop
   t_start, eval_metrics, got = time.time(), {}, None
   window, window_start, t_window = None, start, time.time()
-  bar = tqdm(total=s.total_steps, initial=start, disable=not (lead and cfg.train.progress),
-             desc=f"{cfg.task}-{cfg.variant}", dynamic_ncols=True)
-  step = start
+  eval_at, bar, step = set(s.eval_at), None, start
   try:
-    for step in range(start + 1, s.total_steps + 1):
-      batch = parallel.shard_batch(mesh, next(loader))
-      state, ema, carry, m = step_fn(state, ema, carry, batch, jax.random.fold_in(k_run, step))
-      window = m if window is None else jax.tree.map(jnp.add, window, m)
-      bar.update(1)
-      last = step == s.total_steps
-      out_of_time = cfg.train.time_limit_s and time.time() - t_start > cfg.train.time_limit_s
-      do_eval = step % s.eval_every == 0 or last
-      do_save = do_eval or out_of_time or step % cfg.train.checkpoint_every == 0
+    with _CtrlC() as ctrl_c:
+      for step in range(start + 1, s.total_steps + 1):
+        batch = parallel.shard_batch(mesh, next(loader))
+        state, ema, carry, m = step_fn(state, ema, carry, batch, jax.random.fold_in(k_run, step))
+        window = m if window is None else jax.tree.map(jnp.add, window, m)
+        if bar is None:                      # started after the first update: no compile in ETA
+          bar = tqdm(total=s.total_steps, initial=step - 1, dynamic_ncols=True,
+                     disable=not (lead and cfg.train.progress), desc=f"{cfg.task}-{cfg.variant}")
+        bar.update(1)
+        last = step == s.total_steps
+        out_of_time = cfg.train.time_limit_s and time.time() - t_start > cfg.train.time_limit_s
+        do_eval = step in eval_at
+        do_save = (do_eval or out_of_time or ctrl_c.hit
+                   or step % cfg.train.checkpoint_every == 0)
 
-      if step % cfg.train.log_every == 0 or do_save:
-        means = reduce_metrics(jax.device_get(window), B, n_steps=step - window_start)
-        if not np.isfinite(means["loss"]):
-          raise NonFiniteLossError(
-              f"non-finite loss ({means['loss']}) between steps {window_start + 1} and {step}. "
-              f"Last good checkpoint: step {ckpts.latest_step()} in {ckpts.directory}")
-        now = time.time()
-        means["examples_per_s"] = B * (step - window_start) / max(now - t_window, 1e-9)
-        recorder.log(step, "train", means)
-        bar.set_postfix(loss=f"{means['loss']:.3f}", acc=f"{means['accuracy']:.3f}",
-                        exact=f"{means['exact_accuracy']:.3f}", refresh=False)
-        window, window_start, t_window = None, step, now
-      if do_eval:
-        eval_metrics, got = run_eval()
-        recorder.log(step, "eval", eval_metrics)
-        tqdm.write(f"step {step}: eval " + " ".join(
-            f"{k}={v:.4f}" for k, v in eval_metrics.items() if "accuracy" in k or "path" in k
-            or "pass" in k or "valid" in k or "prefix" in k))
-        t_window = time.time()
-      if do_save:
-        save(step, {k: v for k, v in eval_metrics.items()} if do_eval else None)
-      if out_of_time and not last:
-        tqdm.write(f"time limit of {cfg.train.time_limit_s}s reached at step {step}")
-        break
+        if step % cfg.train.log_every == 0 or do_save:
+          means = reduce_metrics(jax.device_get(window), B, n_steps=step - window_start)
+          if not np.isfinite(means["loss"]):
+            raise NonFiniteLossError(
+                f"non-finite loss ({means['loss']}) between steps {window_start + 1} and "
+                f"{step}; {last_good()}", hint=NonFiniteLossError.HINT)
+          now = time.time()
+          means["examples_per_s"] = B * (step - window_start) / max(now - t_window, 1e-9)
+          recorder.log(step, "train", means)
+          bar.set_postfix(loss=f"{means['loss']:.3f}", acc=f"{means['accuracy']:.3f}",
+                          exact=f"{means['exact_accuracy']:.3f}")   # shown now, not a window late
+          window, window_start, t_window = None, step, now
+        if do_eval:
+          eval_metrics, got = run_eval(final=last)
+          recorder.log(step, "eval", eval_metrics)
+          tqdm.write(f"step {step}: eval " + " ".join(
+              f"{k}={v:.4f}" for k, v in eval_metrics.items() if "accuracy" in k or "path" in k
+              or "pass" in k or "valid" in k or "prefix" in k))
+          t_window = time.time()
+          bar.unpause()                      # the evaluation's time is not training time
+        if do_save:
+          save(step, {k: v for k, v in eval_metrics.items()} if do_eval else None)
+        if ctrl_c.hit:
+          ckpts.wait()
+          raise Interrupted(f"interrupted at step {step}; checkpoint saved; "
+                            "rerun the same command to resume")
+        if out_of_time and not last:
+          tqdm.write(f"time limit of {cfg.train.time_limit_s}s reached at step {step}")
+          break
   finally:
-    bar.close()
-    ckpts.close()
+    if bar is not None:
+      bar.close()
     recorder.close()
-
-  if got is None:  # nothing left to train (a finished run started again): evaluate anyway
-    eval_metrics, got = run_eval()
-  summary = {"run_dir": str(run_dir), "task": cfg.task, "variant": cfg.variant, "steps": step,
-             "total_steps": s.total_steps, "train_seconds": round(time.time() - t_start, 1),
-             "params": model.count_params(state.params), "eval": eval_metrics,
-             "finished": step == s.total_steps}
-  if lead:
-    (run_dir / "summary.json").write_text(json.dumps(summary, indent=1))
-    if write_report and got is not None:
-      from hrm_jax import report
-      report.write_report(run_dir, cfg, summary, got)
-  return {**summary, "predictions": got}
+  if got is None:                            # stopped (time limit) before any evaluation
+    eval_metrics, got = run_eval(final=False)
+  return finish(step, eval_metrics, got, time.time() - t_start)

@@ -39,7 +39,7 @@ def base_config() -> ml_collections.ConfigDict:
   c = ml_collections.ConfigDict()    # the whole experiment
   c.task = "maze"                    # task family: "maze", "sudoku" or "arc" (picks metrics/plots)
   c.variant = "paper"                # name of the variant this config came from (for the record)
-  c.run_dir = ""                     # output directory ("" = runs/<task>-<variant>)
+  c.run_dir = ""                     # output dir ("": runs/<task>-<variant>[-seed<N>][-<hash>])
   c.seed = 0                         # seed of the parameters, the loader and ACT exploration
 
   c.data = ml_collections.ConfigDict()  # where the data comes from
@@ -67,18 +67,20 @@ def base_config() -> ml_collections.ConfigDict:
   c.train.log_every = 50             # updates between metric records / progress-bar refreshes
   c.train.checkpoint_every = 1000    # updates between checkpoints (also at each evaluation)
   c.train.keep_checkpoints = 3       # most recent checkpoints kept (the best one is kept too)
+  c.train.keep_eval_checkpoints = False  # also keep every checkpoint saved at an evaluation
   c.train.best_metric = "exact_accuracy"  # evaluation metric that picks the best checkpoint
   c.train.ema_rate = 0.0             # EMA of the parameters (e.g. 0.999; 0 = off), used at eval
   c.train.time_limit_s = 0.0         # stop (with a checkpoint) after this many seconds (0 = none)
   c.train.progress = True            # show a tqdm progress bar
   c.train.wandb = False              # also log to Weights & Biases (needs wandb installed)
-  c.train.tensorboard = False        # also log to TensorBoard (needs tensorboardX or tf)
+  c.train.tensorboard = False        # also log to TensorBoard (needs tensorboard or tensorboardX)
 
   c.eval = ml_collections.ConfigDict()  # evaluation on the test split
   c.eval.global_batch_size = 768     # examples per evaluation batch (last one padded)
   c.eval.halt_max_steps = 0          # segments at evaluation (0 = model.halt_max_steps)
   c.eval.halt_rule = "q_halt_gt_continue"  # halting at eval: "q_halt" (q_halt > 0) or "q_halt_gt_continue"
-  c.eval.max_examples = 0            # evaluate only the first N test examples (0 = all)
+  c.eval.max_examples = 0            # periodic evaluations: the first N test examples (0 = all)
+  c.eval.final_max_examples = 0      # the evaluation at the end: first N test examples (0 = all)
   c.eval.pass_k = 10                 # ARC: largest K reported as pass@K (pass@1, @2 always)
   c.eval.num_render = 4              # test puzzles drawn in the report
   return c
