@@ -119,3 +119,17 @@ def test_failed_rewrite_keeps_old(tmp_path):
         fmt.write_dataset(out, {"train": (meta, {"all": bad})}, ["<blank>", "a"])
     fmt.read_split(out, "train")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["ds"]
+
+
+def test_write_into_a_folder_of_other_files_is_refused(tmp_path):
+    from hrm_jax.data._atomic import OutputFolderError
+
+    out = tmp_path / "ds"
+    out.mkdir()
+    (out / "notes.txt").write_text("important")
+    meta, data = _tiny_split()
+    with pytest.raises(OutputFolderError, match="not empty"):
+        fmt.write_dataset(out, {"train": (meta, {"all": data})}, ["<blank>", "a"])
+    assert [p.name for p in out.iterdir()] == ["notes.txt"]
+    assert (out / "notes.txt").read_text() == "important"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["ds"]

@@ -25,3 +25,28 @@ def test_demo_end_to_end(tmp_path):
   assert "| exact_accuracy |" in text and "one-pass" in text
   for png in ("learning_curves.png", "strings_hrm.png", "strings_one-pass.png"):
     assert (out / "plots" / png).stat().st_size > 1000
+
+
+def test_demo_refuses_a_folder_that_is_not_its_output(tmp_path):
+  from hrm_jax.data._atomic import OutputFolderError
+  out = tmp_path / "mine"
+  out.mkdir()
+  (out / "thesis.tex").write_text("years of work")
+  with pytest.raises(OutputFolderError, match="not empty"):
+    demo.main(["--out", str(out), "--steps", "1", "--data", str(tmp_path / "data")])
+  assert [p.name for p in out.iterdir()] == ["thesis.tex"]
+  assert (out / "thesis.tex").read_text() == "years of work"
+  assert not (tmp_path / "data").exists()
+
+
+def test_demo_replaces_only_its_own_earlier_output(tmp_path):
+  from hrm_jax.data._atomic import claim_marked_folder
+  out = tmp_path / "demo"
+  claim_marked_folder(out, demo.MARKER, demo.OUTPUTS, "hrm_jax.demo output")
+  (out / "hrm" / "checkpoints").mkdir(parents=True)
+  (out / "hrm" / "checkpoints" / "1").write_text("old run")
+  (out / "report.md").write_text("old report")
+  (out / "my_notes.md").write_text("mine")
+  claim_marked_folder(out, demo.MARKER, demo.OUTPUTS, "hrm_jax.demo output")
+  assert sorted(p.name for p in out.iterdir()) == [demo.MARKER, "my_notes.md"]
+  assert (out / "my_notes.md").read_text() == "mine"
