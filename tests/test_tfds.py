@@ -46,3 +46,23 @@ def test_build_and_read_matches_hrm_format(tmp_path, family):
 def test_unknown_family(tmp_path):
     with pytest.raises(ValueError, match="unknown HRM TFDS dataset"):
         tb.data_source("hrm_chess", tmp_path)
+
+
+def test_unguarded_script_finishes(tmp_path):
+    """A script calling data_source at top level (no __main__ guard) used to hang forever."""
+    import os
+    import subprocess
+    from pathlib import Path
+
+    script = tmp_path / "script.py"
+    script.write_text(
+        "from hrm_jax.data import tfds_builders as tb\n"
+        "cfg = tb.HrmConfig(name='tiny', build_kwargs=dict(size=8, train_size=5, test_size=3,"
+        " min_path=10, workers=2))\n"
+        "src = tb.data_source('hrm_maze', 'tfds', config=cfg)\n"
+        "print(len(src['train']), len(src['test']))\n")
+    root = Path(__file__).resolve().parents[1]
+    result = subprocess.run([sys.executable, str(script)], cwd=tmp_path, capture_output=True,
+                            text=True, timeout=300, env={**os.environ, "PYTHONPATH": str(root)})
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stdout.splitlines()[-1] == "5 3"
