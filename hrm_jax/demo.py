@@ -14,7 +14,6 @@
 """
 from __future__ import annotations
 
-import argparse
 import json
 import multiprocessing
 import os
@@ -120,8 +119,8 @@ def train_all(cfgs: dict) -> dict:
 
 def main(argv: list[str] | None = None) -> int:
   """Run the demo; prints the results and the report's path."""
-  p = argparse.ArgumentParser(description=__doc__.split("\n")[0],
-                              formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+  from hrm_jax.data import _cli
+  p = _cli.parser(__doc__.split("\n")[0])
   p.add_argument("--out", default="runs/demo",
                  help="output folder: new, empty, or an earlier demo's (whose output it replaces)")
   p.add_argument("--steps", type=int, default=0,

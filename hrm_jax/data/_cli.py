@@ -8,7 +8,8 @@ class DefaultsFormatter(argparse.ArgumentDefaultsHelpFormatter):
     """Appends "(default: X)" to each option's help, except where there is nothing to show."""
 
     def _get_help_string(self, action: argparse.Action) -> str:
-        if action.default is None or action.default is False or action.required:
+        nothing = action.default is None or action.default is False or action.default == ""
+        if nothing or action.required:
             return action.help or ""
         return super()._get_help_string(action)
 
