@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 import hrm_jax
-from hrm_jax import export, model, solve
+from hrm_jax import act, cli, export, model, solve
 
 GOLDEN = pathlib.Path(__file__).parent / "golden"
 ROOT = pathlib.Path(__file__).parents[1]
@@ -58,6 +58,12 @@ def arc_dir(tmp_path_factory):
   return _tiny_model(tmp_path_factory, "arc", "arc", 900, 12, num_ids=3)
 
 
+@pytest.fixture(scope="module")
+def parity_dir(tmp_path_factory):
+  from hrm_jax.data import parity
+  return _tiny_model(tmp_path_factory, "parity", "parity", 9, parity.VOCAB_SIZE)
+
+
 def test_sudoku_cli_on_converted_golden_model(golden_dir, capsys):
   assert solve.main(["--checkpoint", str(golden_dir), "--sudoku", SUDOKU]) == 0
   out = capsys.readouterr().out
@@ -74,7 +80,8 @@ def test_solve_agrees_with_apply():
   params, config, gold = _golden_params()
   params = jax.tree.map(jnp.asarray, params)
   inputs, pids = gold["inputs"], gold["puzzle_identifiers"]
-  for bias, rule in (([0.0, 0.0], "q_halt"), ([0.0, 0.0], "none"), ([30.0, 0.0], "q_halt")):
+  for bias, rule in (([0.0, 0.0], "q_halt"), ([0.0, 0.0], "none"),
+                     ([0.0, 0.0], "q_halt_gt_continue"), ([30.0, 0.0], "q_halt")):
     p = {**params, "net": {**params["net"], "q_head": {**params["net"]["q_head"],
                                                        "bias": jnp.asarray(bias)}}}
     sol = solve.solve(p, config, inputs, pids, eval_halt=rule)
@@ -93,7 +100,8 @@ def test_solve_agrees_with_apply():
     assert seen.all()
     if rule == "none":
       assert (sol.segments == 4).all() and not sol.halted_by_q.any()
-  assert (sol.segments == 1).all() and sol.halted_by_q.all()  # q_halt > 0 at once: first segment halts
+  # q_halt > 0 at once: the first segment halts
+  assert (sol.segments == 1).all() and sol.halted_by_q.all()
 
 
 def test_maze_and_arc_cli(maze_dir, arc_dir, tmp_path, capsys):
@@ -101,8 +109,15 @@ def test_maze_and_arc_cli(maze_dir, arc_dir, tmp_path, capsys):
   assert solve.main(["--checkpoint", str(maze_dir), "--maze", str(tmp_path / "m.txt")]) == 0
   out = capsys.readouterr().out
   assert "path:" in out and "segments: " in out and "valid path: " in out
+  assert out.startswith("maze:\n" + MAZE)  # the input, echoed
   rows = out.split("path:\n")[1].splitlines()[:4]
   assert all(len(r) == 4 for r in rows)
+  # an editor stripped the trailing spaces: the last row, all free, is an empty line
+  stripped = "".join(line.rstrip() + "\n" for line in MAZE.splitlines())
+  assert stripped == "#S\n# #\n  #G\n\n"
+  (tmp_path / "stripped.txt").write_text(stripped)
+  assert solve.main(["--checkpoint", str(maze_dir), "--maze", str(tmp_path / "stripped.txt")]) == 0
+  assert capsys.readouterr().out == out
   task = {"train": [{"input": [[1, 2]], "output": [[2, 1]]}],
           "test": [{"input": [[1, 2], [3, 4]], "output": [[2, 1], [4, 3]]}, {"input": [[5]]}]}
   (tmp_path / "abc123.json").write_text(json.dumps(task))
@@ -117,19 +132,26 @@ def test_maze_and_arc_cli(maze_dir, arc_dir, tmp_path, capsys):
 
 
 def _refused(capsys, argv, needle):
-  assert solve.main(argv) == 2, argv
-  err = capsys.readouterr().err
-  assert needle in err, (argv, err)
-  assert "Traceback" not in err
+  """The CLI (as `python -m hrm_jax.solve` runs it) refuses `argv` in one line naming `needle`."""
+  assert cli.guard(solve.main, argv) == 2, argv
+  captured = capsys.readouterr()
+  assert needle in captured.err, (argv, captured.err)
+  assert len(captured.err.strip().splitlines()) == 1 and not captured.out, captured
+  return captured.err
 
 
 BAD_SUDOKU = {
     "short": (SUDOKU[:-1], "81 cells, got 80"),
     "long": (SUDOKU + "1", "81 cells, got 82"),
     "char": (SUDOKU[:10] + "x" + SUDOKU[11:], "bad Sudoku character 'x' at row 2, column 2"),
-    "row": ("55" + SUDOKU[2:], "digit 5 appears twice in row 1"),
+    "row": ("55" + SUDOKU[2:], "no solution: contradictory givens: digit 5 appears twice in row 1"),
     "column": ("5" + "." * 35 + "5" + "." * 44, "digit 5 appears twice in column 1"),
     "box": ("3" + "." * 9 + "3" + "." * 70, "digit 3 appears twice in box 1"),
+    # no two givens clash, but row 1 leaves cell 9 only the 9 that column 9 already has
+    "no_completion": ("12345678." + "." * 8 + "9" + "." * 63,
+                      "no solution: the givens do not contradict each other directly"),
+    "missing_file": ("puzzles.txt", "no such Sudoku file: puzzles.txt"),
+    "missing_path": ("/no/such/dir/p", "no such Sudoku file: /no/such/dir/p"),
 }
 
 
@@ -141,7 +163,11 @@ def test_bad_sudoku(case, golden_dir, capsys):
 
 def test_bad_mazes(maze_dir, tmp_path, capsys):
   cases = {"rows": ("#S  \n# # \n  #G\n", "must have 4 rows of 4 characters, got 3"),
-           "width": ("#S  \n# #\n  #G\n    \n", "row 2 has 3 characters, expected 4"),
+           "width": ("#S  \n# #  \n  #G\n    \n", "row 2 has 5 characters, expected 4"),
+           "no_path": ("S#  \n#   \n   G\n    \n", "no solution: maze has no path from start"),
+           "second": (MAZE + "\n" + MAZE.replace("G", " "),
+                      "line 6: the maze needs exactly one goal"),
+           "five_rows": (MAZE + "#   \n", "got 5 rows (several mazes: 4 rows each"),
            "char": ("#S  \n#x #\n  #G\n    \n", "bad maze character(s) ['x'] in row 2"),
            "no_start": ("#   \n# # \n  #G\n    \n", "exactly one start 'S', found 0"),
            "two_goals": ("#S G\n# # \n  #G\n    \n", "exactly one goal 'G', found 2")}
@@ -150,7 +176,7 @@ def test_bad_mazes(maze_dir, tmp_path, capsys):
     _refused(capsys, ["--checkpoint", str(maze_dir), "--maze", str(tmp_path / f"{name}.txt")],
              needle)
   _refused(capsys, ["--checkpoint", str(maze_dir), "--maze", str(tmp_path / "nope.txt")],
-           "cannot read the maze file")
+           f"no such maze file: {tmp_path / 'nope.txt'}")
 
 
 def test_bad_arc_tasks(arc_dir, tmp_path, capsys):
@@ -204,7 +230,86 @@ def test_sudoku_validity_check():
   assert not solve.sudoku_is_solved(puzzle, other)
 
 
-def test_cli_loads_model_dir_without_the_evaluator(golden_dir, capsys, monkeypatch):
-  monkeypatch.setitem(sys.modules, "hrm_jax.evaluate", None)
+def test_halting_rule_defaults_to_the_one_of_evaluation(golden_dir, capsys):
+  import inspect
+  assert act.DEFAULT_HALT_RULE == "q_halt_gt_continue"
+  assert solve._parser().get_default("halt") == act.DEFAULT_HALT_RULE
+  assert inspect.signature(solve.solve).parameters["eval_halt"].default == act.DEFAULT_HALT_RULE
   assert solve.main(["--checkpoint", str(golden_dir), "--sudoku", SUDOKU, "--halt", "none"]) == 0
   assert "segments: 4 of 4 (segment limit reached)" in capsys.readouterr().out
+
+
+def test_sudoku_reads_its_own_output_and_files_of_puzzles(golden_dir, tmp_path, capsys):
+  assert solve.main(["--checkpoint", str(golden_dir), "--sudoku", SUDOKU]) == 0
+  printed = capsys.readouterr().out
+  grid = printed.split("puzzle:\n")[1].split("\nsolution:")[0]  # the grid as solve prints it
+  assert len(grid.splitlines()) == 11 and "------+-------+------" in grid
+  np.testing.assert_array_equal(solve.parse_sudoku(grid), solve.parse_sudoku(SUDOKU))
+  assert solve.main(["--checkpoint", str(golden_dir), "--sudoku", grid]) == 0
+  assert capsys.readouterr().out == printed
+  # a file: a one-line puzzle, a blank line, then the printed grid of another
+  other = SUDOKU.replace("5", ".", 1)
+  (tmp_path / "puzzles.txt").write_text(
+      SUDOKU + "\n\n" + solve.render_sudoku(solve.parse_sudoku(other)) + "\n")
+  assert solve.main(["--checkpoint", str(golden_dir), "--sudoku",
+                     str(tmp_path / "puzzles.txt")]) == 0
+  out = capsys.readouterr().out
+  assert f"== 1 of 2: {tmp_path / 'puzzles.txt'} line 1 ==" in out
+  assert f"== 2 of 2: {tmp_path / 'puzzles.txt'} line 3 ==" in out
+  assert out.count("valid solution (complete") == 2 and out.count("segments: ") == 2
+  assert re.search(r"^solved: [012] of 2$", out, re.M)
+  first = out.split("== 2 of 2")[0].split("== 1 of 2")[1].split("\n", 1)[1]
+  assert first == printed  # each puzzle's answer is the one it gets alone
+  # the authors' CSV
+  answer = SOLVED
+  (tmp_path / "test.csv").write_text(f"source,question,answer,rating\nx,{SUDOKU},{answer},3\n"
+                                     f"y,{other},{answer},1\n")
+  assert solve.main(["--checkpoint", str(golden_dir), "--sudoku", str(tmp_path / "test.csv")]) == 0
+  assert f"== 2 of 2: {tmp_path / 'test.csv'} row 3 ==" in capsys.readouterr().out
+  # errors name the file and line
+  (tmp_path / "bad.txt").write_text(SUDOKU + "\n" + "55" + SUDOKU[2:] + "\n")
+  _refused(capsys, ["--checkpoint", str(golden_dir), "--sudoku", str(tmp_path / "bad.txt")],
+           f"{tmp_path / 'bad.txt'} line 2: no solution: contradictory givens")
+  (tmp_path / "short.txt").write_text(SUDOKU + "\n" + SUDOKU[:40] + "\n\n" + SUDOKU + "\n")
+  _refused(capsys, ["--checkpoint", str(golden_dir), "--sudoku", str(tmp_path / "short.txt")],
+           f"{tmp_path / 'short.txt'} line 2: a Sudoku has 81 cells, got 40")
+  (tmp_path / "empty.txt").write_text("\n")
+  _refused(capsys, ["--checkpoint", str(golden_dir), "--sudoku", str(tmp_path / "empty.txt")],
+           "holds no Sudoku")
+
+
+def test_several_mazes_in_one_file(maze_dir, tmp_path, capsys):
+  second = "S  #\n ## \n   G\n#   \n"
+  for sep in ("", "\n"):
+    (tmp_path / "two.txt").write_text(MAZE + sep + second)
+    assert solve.main(["--checkpoint", str(maze_dir), "--maze", str(tmp_path / "two.txt")]) == 0
+    out = capsys.readouterr().out
+    assert "== 1 of 2: maze 1 ==\nmaze:\n" + MAZE in out
+    assert "== 2 of 2: maze 2 ==\nmaze:\n" + second in out
+    assert out.count("valid path: ") == 2 and re.search(r"^solved: [012] of 2$", out, re.M)
+
+
+def test_parity(parity_dir, tmp_path, capsys):
+  from hrm_jax.data import parity
+  assert solve.main(["--checkpoint", str(parity_dir), "--parity", "0110 1001"]) == 0
+  out = capsys.readouterr().out.splitlines()
+  assert out[0] == "bits:   01101001"
+  assert re.fullmatch(r"parity: [01?]{8}  \(prefix parity: 0 even, 1 odd\)", out[1])
+  assert out[2] == "truth:  01001110"
+  assert out[3].startswith("segments: ") and re.fullmatch(r"prefix right: \d of 8 bits \(.*\)",
+                                                          out[4])
+  inputs, labels = parity.encode(np.array([[0, 1, 1, 0, 1, 0, 0, 1]]))
+  np.testing.assert_array_equal(solve.parity_tokens(np.array([0, 1, 1, 0, 1, 0, 0, 1]), 9),
+                                inputs[0])
+  assert solve.render_parity(labels[0]) == "01001110"
+  (tmp_path / "bits.txt").write_text("01101001\n11111111\n")
+  assert solve.main(["--checkpoint", str(parity_dir), "--parity", str(tmp_path / "bits.txt")]) == 0
+  out = capsys.readouterr().out
+  assert "== 2 of 2: string 2 ==\nbits:   11111111\n" in out and "truth:  10101010" in out
+  _refused(capsys, ["--checkpoint", str(parity_dir), "--parity", "011"],
+           "this model reads strings of 8 bits, got 3")
+  _refused(capsys, ["--checkpoint", str(parity_dir), "--parity", "0120"],
+           "bad parity character(s) ['2']")
+  _refused(capsys, ["--checkpoint", str(parity_dir), "--parity", "bits.txt"],
+           "no such parity file: bits.txt")
+  _refused(capsys, ["--checkpoint", str(parity_dir), "--sudoku", SUDOKU], "trained on parity")
