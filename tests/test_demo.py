@@ -50,3 +50,16 @@ def test_demo_replaces_only_its_own_earlier_output(tmp_path):
   claim_marked_folder(out, demo.MARKER, demo.OUTPUTS, "hrm_jax.demo output")
   assert sorted(p.name for p in out.iterdir()) == [demo.MARKER, "my_notes.md"]
   assert (out / "my_notes.md").read_text() == "mine"
+
+
+def test_a_tampered_marker_removes_nothing_outside(tmp_path):
+  import json
+  from hrm_jax.data._atomic import claim_marked_folder
+  out = tmp_path / "demo"
+  out.mkdir()
+  (tmp_path / "beside.txt").write_text("keep")
+  (out / "kept.txt").write_text("keep")
+  (out / demo.MARKER).write_text(json.dumps({"owned": [".", "", "..", "../beside.txt",
+                                                       str(tmp_path / "beside.txt")]}))
+  claim_marked_folder(out, demo.MARKER, demo.OUTPUTS, "hrm_jax.demo output")
+  assert (tmp_path / "beside.txt").read_text() == "keep" and (out / "kept.txt").is_file()

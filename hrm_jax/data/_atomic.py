@@ -78,7 +78,9 @@ def read_manifest(out_dir: Path) -> list[str] | None:
 
 
 def _is_inside(rel: str) -> bool:
-    return bool(rel) and not Path(rel).is_absolute() and ".." not in Path(rel).parts
+    """A path strictly inside the folder (not the folder itself, not above it)."""
+    parts = Path(rel).parts
+    return bool(parts) and not Path(rel).is_absolute() and ".." not in parts
 
 
 def remove_owned(out_dir: Path, owned: Iterable[str]) -> None:
