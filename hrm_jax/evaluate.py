@@ -4,36 +4,89 @@ Every test example runs for `K` ACT segments (the reference's evaluation). The
 same pass also records, per example, the answer at the first segment where the
 Q head says halt ("halting at evaluation"): without halting a slot simply keeps
 refining the same example, so the trajectory up to that segment is identical.
-Reported: exact and token accuracy and mean segments for both, plus the task's
-own metrics (maze paths, Sudoku validity, ARC pass@k).
+
+Reported (`metric_names` lists them in order; plain names: after K segments,
+"halt/" names: halting at evaluation):
+
+  examples                  test examples scored (a subsample when eval.max_examples is set)
+  exact_accuracy            share of examples with every labelled token right
+  exact_accuracy_stderr     its standard error, sqrt(p (1 - p) / examples)
+  token_accuracy            mean share of labelled tokens right
+  valid_path, optimal_path  maze; valid_solution: Sudoku; prefix_right: parity
+  pass@K, pass@K/per_input  ARC, for every K of eval.pass_ks (see `hrm_jax.tasks`): `pass@K`
+                            a task counts only if ALL its test inputs are in the top K (the
+                            HRM evaluation); `/per_input` a task counts the FRACTION of its
+                            test inputs in the top K (the TRM evaluator)
+  lm_loss, q_halt_loss,     the authors' eval losses at the final segment: per example the
+  q_halt_accuracy           reference's loss head (`losses.act_loss`), averaged over the
+                            examples with a label (their count is the reference's `count`)
+  segments, halt/segments   segments run (K), mean segments when halting
+
+An ARC evaluation also writes `submission.json` in the ARC Prize format (see
+`tasks.arc_submission`) when given a path.
 """
 from __future__ import annotations
 
 import argparse
+import gc
 import json
+import math
 import sys
+import time
+import types
 from pathlib import Path
+from typing import Iterable
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 from jax import lax
 
-from hrm_jax import act, experiment, parallel, tasks
+from hrm_jax import act, cli, losses, parallel, tasks
 from hrm_jax.config import HRMConfig
-from hrm_jax.data.format import read_split
+from hrm_jax.data.format import read_metadata, read_split
 from hrm_jax.data.loader import eval_batches
+from hrm_jax.errors import UserError
 
-IGNORE = -100
+DEFAULT_PASS_KS = (1, 2, 5, 10, 100, 1000)
+TASK_METRICS = {"maze": ("valid_path", "optimal_path"), "sudoku": ("valid_solution",),
+                "parity": ("prefix_right",), "arc": ()}
+LOSS_METRICS = ("lm_loss", "q_halt_loss", "q_halt_accuracy")
+# per-example outputs of the final segment behind LOSS_METRICS
+_LOSS_ROWS = ("labelled", "lm_loss", "q_halt_loss", "q_halt_correct")
 
 
-def make_eval_fn(config: HRMConfig, num_segments: int, halt_rule: str):
+class EvaluateError(UserError, ValueError):
+  """A checkpoint that cannot be read, or a dataset that does not fit it."""
+
+
+def pass_ks_of(pass_ks: int | Iterable[int] = DEFAULT_PASS_KS) -> tuple[int, ...]:
+  """The sorted distinct K of pass@K; an int K means (1, 2, K) (the former `eval.pass_k`)."""
+  ks = (1, 2, pass_ks) if isinstance(pass_ks, (int, np.integer)) else tuple(pass_ks)
+  if not ks or any(int(k) != k or k < 1 for k in ks):
+    raise EvaluateError(f"pass@K needs positive integers K, got {pass_ks!r}")
+  return tuple(sorted({int(k) for k in ks}))
+
+
+def _final_segment_losses(out: dict, labels_BxS, loss_type: str) -> dict:
+  """Per example, the reference's loss head (`losses.act_loss`) on that example alone."""
+  def row(logits, q_halt, q_continue, labels):
+    carry = types.SimpleNamespace(halted=jnp.ones((1,), bool), steps=jnp.ones((1,), jnp.int32))
+    _, m = losses.act_loss({"logits": logits[None], "q_halt_logits": q_halt[None],
+                            "q_continue_logits": q_continue[None]}, labels[None], carry, loss_type)
+    return dict(labelled=m["count"] > 0, lm_loss=m["lm_loss"], q_halt_loss=m["q_halt_loss"],
+                q_halt_correct=m["q_halt_accuracy"] > 0)
+  return jax.vmap(row)(out["logits"], out["q_halt_logits"], out["q_continue_logits"], labels_BxS)
+
+
+def make_eval_fn(config: HRMConfig, num_segments: int, halt_rule: str = act.DEFAULT_HALT_RULE):
   """jit-able `(params, batch) -> outputs` running `num_segments` ACT segments.
 
-  outputs: pred [B,S] and q [B] (sigmoid q_halt) after the last segment;
-  halt_pred [B,S], halt_q [B], halt_steps [B] at the first segment where the
-  halting rule fires ("q_halt": q_halt > 0; "q_halt_gt_continue": q_halt > q_continue),
-  or the last segment if it never does.
+  outputs: pred [B,S] and q [B] (sigmoid q_halt) after the last segment, with the
+  loss head's per-example values there (labelled, lm_loss, q_halt_loss,
+  q_halt_correct [B]); halt_pred [B,S], halt_q [B], halt_steps [B] at the first
+  segment where the halting rule fires ("q_halt": q_halt > 0;
+  "q_halt_gt_continue": q_halt > q_continue), or the last segment if it never does.
   """
   def run(params, batch):
     B = batch["inputs"].shape[0]
@@ -52,156 +105,339 @@ def make_eval_fn(config: HRMConfig, num_segments: int, halt_rule: str):
       rec = dict(halt_pred=jnp.where(now[:, None], pred, rec["halt_pred"]),
                  halt_q=jnp.where(now, jax.nn.sigmoid(q_halt), rec["halt_q"]),
                  halt_steps=jnp.where(now, i + 1, rec["halt_steps"]), done=rec["done"] | now)
-      return (carry, rec), (pred, jax.nn.sigmoid(q_halt))
+      row_losses = _final_segment_losses(out, batch["labels"], config.loss_type)
+      return (carry, rec), (pred, jax.nn.sigmoid(q_halt), row_losses)
 
-    (_, rec), (preds, qs) = lax.scan(body, (carry, init), jnp.arange(num_segments))
+    (_, rec), (preds, qs, row_losses) = lax.scan(body, (carry, init), jnp.arange(num_segments))
     return dict(pred=preds[-1], q=qs[-1], halt_pred=rec["halt_pred"], halt_q=rec["halt_q"],
-                halt_steps=rec["halt_steps"])
+                halt_steps=rec["halt_steps"], **{k: v[-1] for k, v in row_losses.items()})
 
   return run
 
 
+def _num_batches(data_dir: Path, global_batch_size: int, max_examples: int) -> int:
+  sizes = [d.num_examples for d in read_split(data_dir, "test")[1].values()]
+  n = sum(-(-s // global_batch_size) for s in sizes)
+  return min(n, -(-max_examples // global_batch_size)) if max_examples else n
+
+
 def predict(params, config: HRMConfig, data_dir: Path, mesh, *, num_segments: int,
-            halt_rule: str = "q_halt_gt_continue", global_batch_size: int = 256,
-            max_examples: int = 0, eval_fn=None) -> dict[str, np.ndarray]:
+            halt_rule: str = act.DEFAULT_HALT_RULE, global_batch_size: int = 256,
+            max_examples: int = 0, eval_fn=None, progress: bool = False) -> dict[str, np.ndarray]:
   """Run the model over the test split; returns host arrays of the real (unpadded) rows.
 
   Keys: inputs, labels, puzzle_identifiers, example_index [N, ...] and the
   outputs of `make_eval_fn`. `params` should be replicated on `mesh`.
+  `progress`: a tqdm bar over the evaluation batches (on stderr).
   """
+  from tqdm import tqdm
   if eval_fn is None:
     eval_fn = jax.jit(make_eval_fn(config, num_segments, halt_rule))
-  parallel.local_batch_size(mesh, global_batch_size)
+  parallel.local_batch_size(mesh, global_batch_size, "the evaluation batch size")
   rows = []
-  for local in eval_batches(data_dir, "test", global_batch_size=global_batch_size,
-                            process_index=jax.process_index(), process_count=jax.process_count()):
-    batch = parallel.shard_batch(mesh, local)
-    model_in = {k: batch[k] for k in ("inputs", "labels", "puzzle_identifiers")}
-    out = parallel.to_host({**eval_fn(params, model_in), **batch})
-    keep = out.pop("mask")
-    rows.append({k: v[keep] for k, v in out.items()})
-    if max_examples and sum(len(r["inputs"]) for r in rows) >= max_examples:
-      break
+  batches = eval_batches(data_dir, "test", global_batch_size=global_batch_size,
+                         process_index=jax.process_index(), process_count=jax.process_count())
+  bar = tqdm(total=_num_batches(data_dir, global_batch_size, max_examples), desc="eval",
+             unit="batch", disable=not progress, leave=False, dynamic_ncols=True)
+  with bar:
+    for local in batches:
+      batch = parallel.shard_batch(mesh, local)
+      model_in = {k: batch[k] for k in ("inputs", "labels", "puzzle_identifiers")}
+      out = parallel.to_host({**eval_fn(params, model_in), **batch})
+      keep = out.pop("mask")
+      rows.append({k: v[keep] for k, v in out.items()})
+      bar.update(1)
+      if max_examples and sum(len(r["inputs"]) for r in rows) >= max_examples:
+        break
   got = {k: np.concatenate([r[k] for r in rows]) for k in rows[0]}
   if max_examples:
     got = {k: v[:max_examples] for k, v in got.items()}
   return got
 
 
-def _accuracies(pred, labels) -> tuple[np.ndarray, np.ndarray]:
-  mask = labels != IGNORE
-  correct = (pred == labels) & mask
-  exact = correct.sum(1) == mask.sum(1)
-  token = correct.sum(1) / np.maximum(mask.sum(1), 1)
-  return exact, token
+def metric_names(task: str, pass_ks: int | Iterable[int] = DEFAULT_PASS_KS) -> tuple[str, ...]:
+  """Every key `score` returns for `task`, in its order (to check a metric name before a run).
 
-
-TASK_METRICS = {"maze": ("valid_path", "optimal_path"), "sudoku": ("valid_solution",),
-                "parity": ("prefix_right",), "arc": ()}
-
-
-def metric_names(task: str, pass_k: int = 10) -> tuple[str, ...]:
-  """Every key `score` returns for `task` (to check a metric name before a run starts)."""
-  own = TASK_METRICS[task] + (tuple(f"pass@{k}" for k in sorted({1, 2, pass_k}))
-                              if task == "arc" else ())
+  `pass_ks`: eval.pass_ks (an int K is read as the former eval.pass_k: pass@1, @2, @K).
+  """
+  own = TASK_METRICS[task]
+  if task == "arc":
+    own += tuple(f"pass@{k}{rule}" for k in pass_ks_of(pass_ks) for rule in tasks.PASS_RULES)
   per_rule = ("exact_accuracy", "token_accuracy") + own
-  return ("examples", *per_rule, *("halt/" + n for n in per_rule), "segments", "halt/segments")
+  return ("examples", "exact_accuracy", "exact_accuracy_stderr", *per_rule[1:],
+          *("halt/" + n for n in per_rule), *LOSS_METRICS, "segments", "halt/segments")
 
 
-def score(task: str, got: dict[str, np.ndarray], data_dir: Path, num_segments: int,
-          pass_k: int = 10) -> dict[str, float]:
-  """Metrics of `predict`'s output. Plain names: K segments; "halt/" names: halting at eval."""
-  metrics = {"examples": float(len(got["inputs"]))}
+def _arc_pairs(data_dir: Path, example_index_N: np.ndarray) -> np.ndarray:
+  """The test-input index (within its task) of each test example."""
+  data = next(iter(read_split(data_dir, "test")[1].values()))
+  puzzle = np.searchsorted(data.puzzle_indices, example_index_N, side="right") - 1
+  return example_index_N - data.puzzle_indices[puzzle]
+
+
+def score(task: str, got: dict[str, np.ndarray], data_dir: Path | None, num_segments: int,
+          pass_ks: int | Iterable[int] = DEFAULT_PASS_KS, *,
+          submission_path: Path | None = None) -> dict[str, float]:
+  """Metrics of `predict`'s output (module docstring), keyed and ordered as `metric_names`.
+
+  ARC: with `submission_path`, also writes the ARC Prize submission of the K-segment
+  answers there (`tasks.arc_submission`).
+  """
+  ks = pass_ks_of(pass_ks)
+  n = len(got["inputs"])
+  metrics = {"examples": float(n)}
   for prefix, pred in (("", got["pred"]), ("halt/", got["halt_pred"])):
-    exact, token = _accuracies(pred, got["labels"])
+    exact, token = tasks.accuracies(pred, got["labels"])
     metrics[prefix + "exact_accuracy"] = float(exact.mean())
     metrics[prefix + "token_accuracy"] = float(token.mean())
     if task == "maze":
-      for k, v in tasks.maze_path_metrics(got["inputs"], pred).items():
-        metrics[prefix + k] = float(v.mean())
+      own = tasks.maze_path_metrics(got["inputs"], pred)
     elif task == "parity":
-      for k, v in tasks.parity_metrics(got["labels"], pred).items():
-        metrics[prefix + k] = float(v.mean())
+      own = tasks.parity_metrics(got["labels"], pred)
     elif task == "sudoku":
-      for k, v in tasks.sudoku_metrics(got["inputs"], pred).items():
-        metrics[prefix + k] = float(v.mean())
-    elif task == "arc":
-      _, sets = read_split(data_dir, "test")
-      data = next(iter(sets.values()))
-      puzzle = np.searchsorted(data.puzzle_indices, got["example_index"], side="right") - 1
-      pair = got["example_index"] - data.puzzle_indices[puzzle]
-      q = got["q"] if not prefix else got["halt_q"]
-      ks = tuple(sorted({1, 2, pass_k}))
-      metrics.update({prefix + k: v for k, v in tasks.arc_metrics(
-          data_dir, got["puzzle_identifiers"], pair, pred, got["labels"], q, ks).items()})
+      own = tasks.sudoku_metrics(got["inputs"], pred)
+    else:
+      own = {}
+    metrics.update({prefix + k: float(v.mean()) for k, v in own.items()})
+    if task == "arc":
+      ranked, truths = tasks.arc_rank(data_dir, got["puzzle_identifiers"],
+                                      _arc_pairs(data_dir, got["example_index"]), pred,
+                                      got["labels"], got["q"] if not prefix else got["halt_q"])
+      metrics.update({prefix + k: v for k, v in tasks.pass_at_k(ranked, truths, ks).items()})
+      if not prefix and submission_path is not None:
+        write_submission(tasks.arc_submission(ranked, tasks.arc_test_inputs(data_dir)),
+                         submission_path)
+  p = metrics["exact_accuracy"]
+  metrics["exact_accuracy_stderr"] = math.sqrt(p * (1 - p) / n) if n else 0.0
+  labelled = got["labelled"].astype(bool)
+  count = max(int(labelled.sum()), 1)
+  metrics["lm_loss"] = float(got["lm_loss"][labelled].sum() / count)
+  metrics["q_halt_loss"] = float(got["q_halt_loss"][labelled].sum() / count)
+  metrics["q_halt_accuracy"] = float((got["q_halt_correct"] & labelled).sum() / count)
   metrics["segments"] = float(num_segments)
   metrics["halt/segments"] = float(got["halt_steps"].mean())
-  return metrics
+  names = metric_names(task, ks)
+  assert set(names) == set(metrics), (set(names) ^ set(metrics))
+  return {k: metrics[k] for k in names}
+
+
+def write_submission(submission: dict, path: Path) -> Path:
+  """Write an ARC Prize submission dict as JSON at `path` (parent folders created)."""
+  path = Path(path)
+  path.parent.mkdir(parents=True, exist_ok=True)
+  tmp = path.with_name(path.name + ".tmp")
+  tmp.write_text(json.dumps(submission))
+  tmp.replace(path)
+  return path
 
 
 def evaluate(params, config: HRMConfig, task: str, data_dir: Path, mesh, *, num_segments: int,
-             halt_rule: str = "q_halt_gt_continue", global_batch_size: int = 256,
-             max_examples: int = 0, pass_k: int = 10, eval_fn=None):
-  """`predict` then `score`: returns (metrics, predictions)."""
+             halt_rule: str = act.DEFAULT_HALT_RULE, global_batch_size: int = 256,
+             max_examples: int = 0, pass_ks: int | Iterable[int] = DEFAULT_PASS_KS,
+             eval_fn=None, progress: bool = False, submission_path: Path | None = None):
+  """`predict` then `score`: returns (metrics, predictions).
+
+  ARC: with `submission_path`, the ARC Prize `submission.json` is written there.
+  """
   got = predict(params, config, data_dir, mesh, num_segments=num_segments, halt_rule=halt_rule,
-                global_batch_size=global_batch_size, max_examples=max_examples, eval_fn=eval_fn)
-  return score(task, got, data_dir, num_segments, pass_k), got
+                global_batch_size=global_batch_size, max_examples=max_examples, eval_fn=eval_fn,
+                progress=progress)
+  return score(task, got, data_dir, num_segments, pass_ks, submission_path=submission_path), got
 
 
 # ----------------------------------------------------------------------------- CLI
 
+# in the tracebacks of orbax's left-over reads on a closed event loop (the first frame, the end)
+_NOISE = ("in call_soon_threadsafe", "Event loop is closed")
+
+
+def _without_async_noise(text: str) -> str:
+  """`text` minus the tracebacks of orbax's left-over reads (even a last one cut short)."""
+  blocks, keep = text.split("Traceback (most recent call last):"), []
+  for i, block in enumerate(blocks):
+    if i == 0 or not any(n in block for n in _NOISE):
+      keep.append(block if i == 0 else "Traceback (most recent call last):" + block)
+  return "".join(keep)
+
+
+def _drop_orbax_unraisable() -> None:
+  """From now on, drop the 'Exception ignored in <coroutine ...>' reports of orbax's reads.
+
+  After a failed read, orbax leaves its other read coroutines unfinished; each is
+  reported when it is garbage collected (often at exit, after our error line).
+  """
+  previous = sys.unraisablehook
+  if getattr(previous, "_drops_orbax", False):
+    return
+
+  def hook(unraisable):
+    code = getattr(unraisable.object, "cr_code", None)
+    if code is None or "orbax" not in code.co_filename:
+      previous(unraisable)
+
+  hook._drops_orbax = True
+  sys.unraisablehook = hook
+
+
+def _read_checkpoint(read, step_dir: Path):
+  """`read()`, with a failure of a damaged checkpoint turned into one EvaluateError.
+
+  When orbax fails on one array, its other pending reads finish on a closed event
+  loop and each prints an 'Event loop is closed' traceback; they are held back
+  (stderr is buffered until the reads settle) so the cause is not buried.
+  """
+  import io
+  real, buffer = sys.stderr, io.StringIO()
+  sys.stderr = buffer
+  try:
+    return read()
+  except UserError:
+    raise
+  except Exception as e:
+    _drop_orbax_unraisable()
+    gc.collect()  # finalise the abandoned read coroutines now, not at exit
+    size, quiet_since, start = -1, time.time(), time.time()
+    while time.time() - quiet_since < 0.3 and time.time() - start < 3:  # let the reads settle
+      time.sleep(0.05)
+      if buffer.tell() != size:
+        size, quiet_since = buffer.tell(), time.time()
+    cause = e
+    while cause.__cause__ is not None:
+      cause = cause.__cause__
+    first = (str(cause).strip().splitlines() or [type(cause).__name__])[0]
+    first = first if len(first) <= 300 else first[:300] + "..."
+    steps = sorted(int(p.name) for p in step_dir.parent.iterdir()
+                   if p.name.isdigit() and p != step_dir) if step_dir.parent.is_dir() else []
+    hint = (f"it may be damaged or incomplete; try another step, e.g. --checkpoint "
+            f"{step_dir.parent / str(steps[-1])}" if steps else
+            "it may be damaged or incomplete (an interrupted save or a partial copy)")
+    raise EvaluateError(f"cannot read the checkpoint {step_dir}: {type(cause).__name__}: {first}",
+                        hint=hint) from e
+  finally:
+    sys.stderr = real
+    sys.stderr.write(_without_async_noise(buffer.getvalue()))
+
+
 def load_for_eval(checkpoint: str | Path, use_ema: bool = True):
-  """(params, config, meta) from a run directory, a checkpoint root or step, or a model dir."""
+  """(params, config, meta) from a run directory, a checkpoint root or step, or a model dir.
+
+  Raises ModelDirError for a path that is no checkpoint and EvaluateError for one
+  that cannot be read (e.g. a damaged array file).
+  """
   from absl import logging as absl_logging
   from hrm_jax import export
   absl_logging.set_verbosity(absl_logging.ERROR)  # orbax warns about the items it skips
   path = Path(checkpoint)
   if (path / "checkpoints").is_dir():
     path = path / "checkpoints"
-  params, config, meta = export.load_model(path)
   step_dir = export.resolve_model_dir(path)
-  if use_ema and (step_dir / "ema").is_dir():
-    import orbax.checkpoint as ocp
-    abstract = jax.tree.map(ocp.utils.to_shape_dtype_struct, params)
-    params = ocp.StandardCheckpointer().restore(step_dir / "ema", abstract)
-    meta = {**meta, "evaluated_params": "ema"}
+
+  def read():
+    params, config, meta = export.load_model(step_dir)
+    if use_ema and (step_dir / "ema").is_dir():
+      import orbax.checkpoint as ocp
+      abstract = jax.tree.map(ocp.utils.to_shape_dtype_struct, params)
+      params = ocp.StandardCheckpointer().restore(step_dir / "ema", abstract)
+      meta = {**meta, "evaluated_params": "ema"}
+    return params, config, meta
+
+  params, config, meta = _read_checkpoint(read, step_dir)
   return params, config, {**meta, "step_dir": str(step_dir)}
+
+
+# the builder named in a dataset's build_args.json -> the task it serves
+_BUILDER_TASK = {"maze": "maze", "perfect_maze": "maze", "sudoku": "sudoku", "arc": "arc",
+                 "parity": "parity"}
+
+
+def check_dataset(config: HRMConfig, task: str, data_dir: Path) -> None:
+  """Raise EvaluateError unless `data_dir`'s test split fits the model and `task`.
+
+  Compared: the task of the builder recorded in build_args.json (when it names
+  one) and the test split's seq_len, vocab_size and num_puzzle_identifiers.
+  """
+  if not (data_dir / "test" / "dataset.json").is_file():
+    raise EvaluateError(f"no test split under {str(data_dir)!r} (expected test/dataset.json)",
+                        hint="pass the dataset directory with --data")
+  try:
+    builder = json.loads((data_dir / "build_args.json").read_text()).get("builder")
+  except (OSError, ValueError, AttributeError):
+    builder = None
+  built_for = _BUILDER_TASK.get(builder, task) if isinstance(builder, str) else task
+  if built_for != task:
+    raise EvaluateError(f"{data_dir} is a {built_for} dataset (build_args.json: builder "
+                        f"{builder!r}); the checkpoint is a {task} model",
+                        hint="pass the dataset the model was trained for with --data")
+  meta = read_metadata(data_dir, "test")
+  wrong = [f"{k} {getattr(meta, k)} (model: {getattr(config, k)})"
+           for k in ("seq_len", "vocab_size", "num_puzzle_identifiers")
+           if getattr(meta, k) != getattr(config, k)]
+  if wrong:
+    raise EvaluateError(f"{data_dir} does not fit this {task} model: " + ", ".join(wrong),
+                        hint="pass the dataset the model was trained on with --data")
 
 
 def main(argv: list[str] | None = None) -> int:
   """`python -m hrm_jax.evaluate --checkpoint DIR [--data DIR] [--task T] ...`."""
-  p = argparse.ArgumentParser(description="Evaluate a saved hrm_jax run or converted model.")
+  p = argparse.ArgumentParser(description="Evaluate a saved hrm_jax run or converted model.",
+                              formatter_class=argparse.ArgumentDefaultsHelpFormatter)
   p.add_argument("--checkpoint", required=True,
                  help="run dir, its checkpoints/ dir, one step dir, or a model dir (export)")
   p.add_argument("--data", default="", help="dataset dir (default: the one the run used)")
   p.add_argument("--task", default="", help="maze|sudoku|arc|parity (default: from the checkpoint)")
-  p.add_argument("--segments", type=int, default=0, help="ACT segments (default: halt_max_steps)")
-  p.add_argument("--halt-rule", default="q_halt_gt_continue", choices=("q_halt", "q_halt_gt_continue"))
+  p.add_argument("--segments", type=int, default=0, help="ACT segments (0: halt_max_steps)")
+  p.add_argument("--halt-rule", default=act.DEFAULT_HALT_RULE,
+                 choices=("q_halt", "q_halt_gt_continue"))
   p.add_argument("--batch-size", type=int, default=256)
-  p.add_argument("--max-examples", type=int, default=0)
-  p.add_argument("--pass-k", type=int, default=10)
+  p.add_argument("--max-examples", type=int, default=0, help="first N test examples (0: all)")
+  p.add_argument("--pass-ks", default=",".join(map(str, DEFAULT_PASS_KS)),
+                 help="ARC: the K of pass@K, comma-separated")
   p.add_argument("--no-ema", action="store_true", help="evaluate the raw, not the EMA, parameters")
-  p.add_argument("--out", default="", help="also write the metrics as JSON here")
+  p.add_argument("--out", default="", help="also write the metrics as JSON to this file")
+  p.add_argument("--out-dir", default="",
+                 help="write metrics.json (and, for ARC, submission.json) into this folder")
+  p.add_argument("--no-progress", action="store_true", help="no progress bar")
+  p.add_argument("--verbose", action="store_true", help="tracebacks on errors")
   a = p.parse_args(argv)
+  try:
+    pass_ks = pass_ks_of(int(k) for k in a.pass_ks.split(",") if k.strip())
+  except ValueError as e:
+    raise EvaluateError(f"--pass-ks {a.pass_ks!r}: expected positive integers like 1,2,10") from e
+  if a.segments < 0 or a.batch_size < 1 or a.max_examples < 0:
+    raise EvaluateError("--segments and --max-examples must be >= 0 and --batch-size >= 1")
+  from hrm_jax.experiment import TASKS
   parallel.maybe_initialize_distributed()
   params, config, meta = load_for_eval(a.checkpoint, use_ema=not a.no_ema)
   task = a.task or meta.get("task", "")
+  if task not in TASKS:
+    raise EvaluateError(f"the checkpoint does not name its task ({task!r})" if not a.task else
+                        f"--task {task!r} is not one of {sorted(TASKS)}",
+                        hint=f"pass --task, one of {sorted(TASKS)}")
   data = Path(a.data or meta.get("data_path", ""))
-  if task not in experiment.TASKS:
-    p.error("the checkpoint does not name its task; pass --task")
-  if not (data / "test" / "dataset.json").is_file():
-    p.error(f"test split not found under {str(data)!r}; pass --data")
+  if not (a.data or meta.get("data_path")):
+    raise EvaluateError("the checkpoint does not name its dataset", hint="pass --data DIR")
+  check_dataset(config, task, data)
   mesh = parallel.make_mesh()
+  parallel.local_batch_size(mesh, a.batch_size, "--batch-size")
   params = parallel.replicate(mesh, params)
   segments = a.segments or config.halt_max_steps
+  out_dir = Path(a.out_dir) if a.out_dir else None
+  lead = jax.process_index() == 0
+  submission = out_dir / "submission.json" if out_dir and task == "arc" and lead else None
   metrics, _ = evaluate(params, config, task, data, mesh, num_segments=segments,
                         halt_rule=a.halt_rule, global_batch_size=a.batch_size,
-                        max_examples=a.max_examples, pass_k=a.pass_k)
-  print(json.dumps({"checkpoint": meta["step_dir"], "task": task, **metrics}, indent=1))
-  if a.out:
-    Path(a.out).write_text(json.dumps(metrics, indent=1))
+                        max_examples=a.max_examples, pass_ks=pass_ks,
+                        progress=lead and not a.no_progress, submission_path=submission)
+  report = {"checkpoint": meta["step_dir"], "task": task, "data": str(data), **metrics}
+  if lead:
+    print(json.dumps(report, indent=1))
+    if a.out:
+      Path(a.out).write_text(json.dumps(metrics, indent=1))
+    if out_dir:
+      out_dir.mkdir(parents=True, exist_ok=True)
+      (out_dir / "metrics.json").write_text(json.dumps(report, indent=1))
   return 0
 
 
 if __name__ == "__main__":
-  sys.exit(main())
+  sys.exit(cli.guard(main))

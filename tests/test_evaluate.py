@@ -1,10 +1,23 @@
-"""Evaluation metrics on hand-made predictions: ARC voting and pass@k, maze paths, Sudoku."""
+"""Evaluation: metrics on hand-made predictions (ARC voting and pass@k, maze paths, Sudoku),
+the eval losses of a real tiny model, and the evaluate CLI's errors."""
 import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
 
+import jax
+import jax.numpy as jnp
 import numpy as np
+import pytest
 
-from hrm_jax import evaluate, tasks
+import tiny_run
+from hrm_jax import act, cli, evaluate, experiment, export, losses, model, parallel, tasks
 from hrm_jax.data import arc, maze
+from hrm_jax.data.sudoku import build_sudoku
+
+REPO = Path(__file__).resolve().parents[1]
 
 
 def test_vote_ranks_by_votes_then_q():
@@ -25,7 +38,11 @@ def test_pass_at_k_needs_every_test_output():
   truths = {("t1", 0): right, ("t1", 1): right, ("t2", 0): right, ("t3", 0): right,
             ("t4", 0): right}                                         # t4: no prediction at all
   got = tasks.pass_at_k(tasks.vote(cands), truths, (1, 2, 10))
-  assert got == {"pass@1": 0.0, "pass@2": 0.5, "pass@10": 0.5}  # t1, t2 of 4 tasks
+  assert {k: v for k, v in got.items() if "/" not in k} == {"pass@1": 0.0, "pass@2": 0.5,
+                                                            "pass@10": 0.5}  # t1, t2 of 4
+  # per input: t1 has 1 of 2 right at top 1, both at top 2; t2 its one at top 2
+  assert {k: v for k, v in got.items() if "/" in k} == {
+      "pass@1/per_input": 0.125, "pass@2/per_input": 0.5, "pass@10/per_input": 0.5}
 
 
 def test_arc_metrics_inverts_augmentations(tmp_path):
@@ -38,10 +55,11 @@ def test_arc_metrics_inverts_augmentations(tmp_path):
   preds[0] = arc.encode_grid(np.zeros((2, 3), np.uint8))    # the identity copy is wrong
   pids, pairs = np.arange(1, 4), np.zeros(3, int)
   got = tasks.arc_metrics(tmp_path, pids, pairs, preds, labels, np.array([0.9, 0.2, 0.2]), (1, 2))
-  assert got == {"pass@1": 1.0, "pass@2": 1.0}              # two inverted votes beat one
+  assert got == {"pass@1": 1.0, "pass@2": 1.0,              # two inverted votes beat one
+                 "pass@1/per_input": 1.0, "pass@2/per_input": 1.0}
   preds[1] = arc.encode_grid(arc.augment_grid(np.zeros((2, 3), np.uint8), augs[1]))  # 2 wrong votes
   got = tasks.arc_metrics(tmp_path, pids, pairs, preds, labels, np.array([0.9, 0.2, 0.2]), (1, 2))
-  assert got == {"pass@1": 0.0, "pass@2": 1.0}
+  assert got == {"pass@1": 0.0, "pass@2": 1.0, "pass@1/per_input": 0.0, "pass@2/per_input": 1.0}
 
 
 def test_maze_and_sudoku_metrics():
@@ -69,10 +87,122 @@ def test_maze_and_sudoku_metrics():
   assert got["valid_solution"].tolist() == [True, False]
 
 
+def hand_made(labels: np.ndarray) -> dict:
+  """`predict`'s output for predictions equal to the labels (no model)."""
+  n = len(labels)
+  return {"inputs": labels, "labels": labels, "pred": labels, "halt_pred": labels,
+          "halt_steps": np.ones(n, np.int32), "labelled": np.ones(n, bool),
+          "lm_loss": np.zeros(n), "q_halt_loss": np.zeros(n), "q_halt_correct": np.ones(n, bool)}
+
+
 def test_metric_names_are_what_score_returns():
   rng = np.random.default_rng(0)
   for task, vocab, S in (("maze", 6, 16), ("sudoku", 11, 81), ("parity", 4, 16)):
     labels = rng.integers(1, vocab, (3, S)).astype(np.int32)
-    got = {"inputs": labels, "labels": labels, "pred": labels, "halt_pred": labels,
-           "halt_steps": np.ones(3, np.int32)}
-    assert set(evaluate.score(task, got, None, 2)) == set(evaluate.metric_names(task)), task
+    assert list(evaluate.score(task, hand_made(labels), None, 2)) == list(
+        evaluate.metric_names(task)), task
+  names = evaluate.metric_names("arc", (1, 2, 1000))
+  assert {"pass@1000", "pass@1000/per_input", "halt/pass@2/per_input", "lm_loss", "q_halt_loss",
+          "q_halt_accuracy", "exact_accuracy_stderr"} <= set(names)
+  assert evaluate.metric_names("arc", 10) == evaluate.metric_names("arc", (1, 2, 10))  # old int
+  assert {f"pass@{k}" for k in evaluate.DEFAULT_PASS_KS} <= set(evaluate.metric_names("arc"))
+
+
+def test_exact_accuracy_standard_error():
+  labels = np.ones((100, 4), np.int32)
+  got = hand_made(labels)
+  got["pred"] = labels.copy()
+  got["pred"][:30, 0] = 2                                   # 70 of 100 right
+  m = evaluate.score("parity", got, None, 1)
+  assert m["exact_accuracy"] == 0.7 and m["examples"] == 100
+  np.testing.assert_allclose(m["exact_accuracy_stderr"], np.sqrt(0.7 * 0.3 / 100))
+
+
+# ----------------------------------------------------------------------------- a real tiny model
+
+@pytest.fixture(scope="module")
+def tiny_model(tmp_path_factory):
+  """An untrained tiny maze model saved as a model dir, and its 5x5 maze dataset."""
+  root = tmp_path_factory.mktemp("eval")
+  data = tiny_run.build_data(root)
+  config = experiment.settings(tiny_run.config(root / "run", data)).model
+  params = model.init(jax.random.key(0), config)
+  export.save_model(root / "m", params, config, {"task": "maze", "data_path": str(data)})
+  return root, data, config, params
+
+
+def test_eval_losses_are_the_reference_loss_head_at_the_final_segment(tiny_model):
+  _, data, config, params = tiny_model
+  mesh = parallel.make_mesh()
+  metrics, got = evaluate.evaluate(parallel.replicate(mesh, params), config, "maze", data, mesh,
+                                   num_segments=2, global_batch_size=32, max_examples=32)
+  batch = {k: jnp.asarray(got[k]) for k in ("inputs", "labels", "puzzle_identifiers")}
+  carry = act.initial_carry(batch, config)
+  for _ in range(2):                                        # K segments, then the loss head
+    carry, out = act.apply(params, carry, batch, config=config, halt_max_steps=2)
+  _, sums = losses.act_loss(out, batch["labels"], carry, config.loss_type)
+  count = float(sums["count"])
+  assert count == 32 and bool(carry.halted.all())
+  for name in ("lm_loss", "q_halt_loss", "q_halt_accuracy"):
+    np.testing.assert_allclose(metrics[name], float(sums[name]) / count, rtol=1e-5, err_msg=name)
+  np.testing.assert_allclose(metrics["exact_accuracy"], float(sums["exact_accuracy"]) / count)
+
+
+def _cli(argv, capsys):
+  """Run the evaluate CLI as `python -m` does; returns (exit code, stdout, stderr lines)."""
+  code = cli.guard(evaluate.main, argv)
+  out, err = capsys.readouterr()
+  return code, out, [line for line in err.splitlines() if line.strip()]
+
+
+def test_cli_writes_metrics_with_a_progress_bar(tiny_model, capsys, tmp_path):
+  root, data, _, _ = tiny_model
+  code, out, err = _cli(["--checkpoint", str(root / "m"), "--batch-size", "32",
+                         "--max-examples", "32", "--out-dir", str(tmp_path / "o")], capsys)
+  assert code == 0 and json.loads(out)["examples"] == 32
+  assert any("eval" in line and "batch" in line for line in err), err   # tqdm on stderr
+  saved = json.loads((tmp_path / "o" / "metrics.json").read_text())
+  assert {"lm_loss", "q_halt_accuracy", "exact_accuracy_stderr"} <= set(saved)
+  code, _, err = _cli(["--checkpoint", str(root / "m"), "--batch-size", "32",
+                       "--max-examples", "32", "--no-progress"], capsys)
+  assert code == 0 and err == []
+
+
+def test_cli_errors_are_one_line(tiny_model, capsys, tmp_path):
+  root, data, _, _ = tiny_model
+  code, _, err = _cli(["--checkpoint", str(tmp_path / "nothing")], capsys)
+  assert code == 2 and len(err) == 1 and "no such checkpoint directory" in err[0]
+
+  sudoku = build_sudoku(tmp_path / "sudoku", train_size=2, test_size=4, num_aug=0,
+                        difficulty="easy", workers=1, progress=False)
+  capsys.readouterr()
+  code, _, err = _cli(["--checkpoint", str(root / "m"), "--data", str(sudoku)], capsys)
+  assert code == 2 and len(err) == 2 and "is a sudoku dataset" in err[0], err
+  assert err[1].startswith("hint: ")
+
+  maze7 = tasks.build_dataset("maze", tmp_path / "maze7", dict(tiny_run.DATA_ARGS, size=7),
+                              progress=False)
+  code, _, err = _cli(["--checkpoint", str(root / "m"), "--data", str(maze7)], capsys)
+  assert code == 2 and "seq_len 49 (model: 25)" in err[0], err
+
+  code, _, err = _cli(["--checkpoint", str(root / "m"), "--pass-ks", "2,x"], capsys)
+  assert code == 2 and len(err) == 1 and "--pass-ks" in err[0]
+
+
+def test_cli_on_a_damaged_checkpoint_says_so_in_one_line(tiny_model, tmp_path):
+  root, data, _, _ = tiny_model
+  bad = tmp_path / "bad"
+  shutil.copytree(root / "m", bad)
+  arrays = [p for p in (bad / "params").rglob("*") if p.is_file() and p.stat().st_size > 64
+            and not p.name.startswith((".", "_"))]
+  assert arrays
+  for p in arrays:
+    p.write_bytes(p.read_bytes()[:20])                      # truncated array files
+  env = {**os.environ, "JAX_PLATFORMS": "cpu"}
+  done = subprocess.run([sys.executable, "-m", "hrm_jax.evaluate", "--checkpoint", str(bad),
+                         "--data", str(data), "--batch-size", "32"], cwd=REPO, env=env,
+                        capture_output=True, text=True, timeout=300)
+  err = [line for line in done.stderr.splitlines() if line.strip()]
+  assert done.returncode == 2, done.stderr[-3000:]
+  assert len(err) <= 2 and err[0].startswith("error: cannot read the checkpoint"), err
+  assert "Event loop is closed" not in done.stderr
