@@ -10,6 +10,10 @@ Layout of a dataset directory::
     DIR/{split}/{set}__puzzle_indices.npy      [num_puzzles + 1] int32, example offsets
     DIR/{split}/{set}__group_indices.npy       [num_groups + 1] int32, puzzle offsets
 
+Beside them a builder writes build_args.json (its arguments: the cache key and the builder's
+name), its own *_stats.json files and build_files.json (every file the build wrote: what a
+rebuild with --force may replace; see `claim_dataset_folder` and `hrm_jax.data._atomic`).
+
 A *puzzle* is a run of examples sharing one identifier; a *group* is a run of puzzles
 (an original and its augmentations). The authors store inputs/labels as uint8 and the
 index arrays as int32; any integer dtype is accepted for inputs/labels on reading.
