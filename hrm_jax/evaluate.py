@@ -345,17 +345,13 @@ def load_for_eval(checkpoint: str | Path, use_ema: bool = True):
   return params, config, {**meta, "step_dir": str(step_dir)}
 
 
-# the builder named in a dataset's build_args.json -> the task it serves
-_BUILDER_TASK = {"maze": "maze", "perfect_maze": "maze", "sudoku": "sudoku", "arc": "arc",
-                 "parity": "parity"}
-
-
 def check_dataset(config: HRMConfig, task: str, data_dir: Path) -> None:
   """Raise EvaluateError unless `data_dir`'s test split fits the model and `task`.
 
   Compared: the task of the builder recorded in build_args.json (when it names
   one) and the test split's seq_len, vocab_size and num_puzzle_identifiers.
   """
+  from hrm_jax.experiment import BUILDER_TASKS  # (experiment imports this module)
   if not (data_dir / "test" / "dataset.json").is_file():
     raise EvaluateError(f"no test split under {str(data_dir)!r} (expected test/dataset.json)",
                         hint="pass the dataset directory with --data")
@@ -363,7 +359,7 @@ def check_dataset(config: HRMConfig, task: str, data_dir: Path) -> None:
     builder = json.loads((data_dir / "build_args.json").read_text()).get("builder")
   except (OSError, ValueError, AttributeError):
     builder = None
-  built_for = _BUILDER_TASK.get(builder, task) if isinstance(builder, str) else task
+  built_for = BUILDER_TASKS.get(builder, task) if isinstance(builder, str) else task
   if built_for != task:
     raise EvaluateError(f"{data_dir} is a {built_for} dataset (build_args.json: builder "
                         f"{builder!r}); the checkpoint is a {task} model",

@@ -93,9 +93,12 @@ def check(cfg: ConfigDict) -> None:
   if e.global_batch_size < 1:
     _fail("eval.global_batch_size", e.global_batch_size, "must be a positive integer")
   if (e.halt_max_steps < 0 or e.max_examples < 0 or e.final_max_examples < 0
-      or e.num_render < 0 or e.pass_k < 2):
+      or e.num_render < 0):
     raise ConfigError("config.eval: halt_max_steps, max_examples, final_max_examples and "
-                      "num_render must be >= 0 and pass_k >= 2")
+                      "num_render must be >= 0")
+  if (isinstance(e.pass_ks, (str, bytes)) or not hasattr(e.pass_ks, "__iter__") or not e.pass_ks
+      or not all(isinstance(k, int) and k >= 1 for k in e.pass_ks)):
+    _fail("eval.pass_ks", e.pass_ks, "must be a tuple of positive integers, e.g. (1, 2, 10)")
   if e.halt_rule not in HALT_RULES:
     _fail("eval.halt_rule", e.halt_rule, f"must be one of {HALT_RULES}")
   if not cfg.data.path:
@@ -104,7 +107,7 @@ def check(cfg: ConfigDict) -> None:
     _fail("train.epochs", t.epochs, f"must be a multiple of train.eval_interval "
           f"({t.eval_interval}), as in the authors' pretrain.py")
   from hrm_jax.evaluate import metric_names  # evaluate imports this module
-  names = metric_names(cfg.task, cfg.eval.pass_k)
+  names = metric_names(cfg.task, cfg.eval.pass_ks)
   if t.best_metric not in names:
     _fail("train.best_metric", t.best_metric, f"must be an evaluation metric of {cfg.task}: "
           + ", ".join(names))

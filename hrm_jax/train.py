@@ -222,12 +222,20 @@ def _train(cfg, run_dir: Path, ckpts: checkpoint.Checkpoints, devices, write_rep
   eval_fn = jax.jit(evaluate.make_eval_fn(s.model, s.eval_steps, cfg.eval.halt_rule))
 
   def run_eval(final: bool):
+    # ARC: RUN_DIR/submission.json (ARC Prize format) is the latest evaluation's answers,
+    # RUN_DIR/submissions/step_N.json those of every evaluation
+    submission = run_dir / "submission.json" if lead and cfg.task == "arc" else None
     metrics, got = evaluate.evaluate(
         ema if ema is not None else state.params, s.model, cfg.task, s.data_path, mesh,
         num_segments=s.eval_steps, halt_rule=cfg.eval.halt_rule,
         global_batch_size=cfg.eval.global_batch_size,
         max_examples=cfg.eval.final_max_examples if final else cfg.eval.max_examples,
-        pass_ks=cfg.eval.pass_k, eval_fn=eval_fn)
+        pass_ks=cfg.eval.pass_ks, eval_fn=eval_fn, progress=lead and cfg.train.progress,
+        submission_path=submission)
+    if submission is not None:
+      (run_dir / "submissions").mkdir(exist_ok=True)
+      at = int(jax.device_get(state.step))
+      (run_dir / "submissions" / f"step_{at}.json").write_bytes(submission.read_bytes())
     return metrics, got
 
   def finish(step: int, eval_metrics: dict, got, train_seconds: float) -> dict:

@@ -81,7 +81,7 @@ def base_config() -> ml_collections.ConfigDict:
   c.eval.halt_rule = "q_halt_gt_continue"  # halting at eval: "q_halt" (q_halt > 0) or "q_halt_gt_continue"
   c.eval.max_examples = 0            # periodic evaluations: the first N test examples (0 = all)
   c.eval.final_max_examples = 0      # the evaluation at the end: first N test examples (0 = all)
-  c.eval.pass_k = 10                 # ARC: largest K reported as pass@K (pass@1, @2 always)
+  c.eval.pass_ks = (1, 2, 5, 10, 100, 1000)  # ARC: the K of pass@K (each by both rules)
   c.eval.num_render = 4              # test puzzles drawn in the report
   return c
 
