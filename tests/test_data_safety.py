@@ -265,5 +265,5 @@ def test_scripts_with_and_without_a_main_guard_finish(tmp_path, jax_running, gua
     call = "def main():\n" + textwrap.indent(call, "  ") + "\nif __name__ == '__main__':\n  main()\n"
   result = _run_script(tmp_path, call)
   assert result.returncode == 0, result.stderr[-2000:]
-  assert ("without an `if __name__" in result.stderr) == note, result.stderr[-2000:]
+  assert ("runs code outside an `if __name__" in result.stderr) == note, result.stderr[-2000:]
   assert _tree(tmp_path / "out") == _tree(reference)

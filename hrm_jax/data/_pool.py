@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator
 
 _noted = False
+_OWN_PACKAGES = ("hrm_jax.", "experiments.")  # their command-line modules guard their mains
 
 
 def default_workers() -> int:
@@ -38,10 +39,14 @@ def main_is_import_safe() -> bool:
 
     Top-level statements that call something (outside ``if __name__ == "__main__":``,
     function and class bodies) make it unsafe; so does a main file that cannot be read.
+    This project's own modules run with ``python -m`` are safe.
     """
     main = sys.modules.get("__main__")
     path = getattr(main, "__file__", None)
     if path is None:  # interactive or `python -c`: spawned workers import no main script
+        return True
+    spec = getattr(main, "__spec__", None)
+    if spec is not None and spec.name.startswith(_OWN_PACKAGES):
         return True
     try:
         tree = ast.parse(Path(path).read_text())
@@ -87,9 +92,10 @@ class Workers:
             raise BuildSettingError(f"workers (--workers) must be at least 1, got {wanted}")
         method = start_method() if wanted > 1 else None
         if wanted > 1 and method is None and not _noted:
-            print("note: the main script calls the builder without an `if __name__ == "
-                  "\"__main__\":` guard, so the build runs in one process (add the guard to "
-                  f"use {wanted} workers)", file=sys.stderr)
+            script = getattr(sys.modules.get("__main__"), "__file__", "the main script")
+            print(f"note: {script} runs code outside an `if __name__ == \"__main__\":` guard "
+                  "(worker processes would run it again), so this runs in one process; add "
+                  f"the guard to use {wanted} workers", file=sys.stderr)
             _noted = True
         self._pool = (ProcessPoolExecutor(wanted, mp_context=multiprocessing.get_context(method))
                       if method else None)
