@@ -262,7 +262,8 @@ def test_scripts_with_and_without_a_main_guard_finish(tmp_path, jax_running, gua
   call = ("import jax; jax.devices()\n" if jax_running else "") + SUDOKU_CALL.format(
       out=tmp_path / "out")
   if guarded:
-    call = "def main():\n" + textwrap.indent(call, "  ") + "\nif __name__ == '__main__':\n  main()\n"
+    call = ("def main():\n" + textwrap.indent(call, "  ")
+            + "\nif __name__ == '__main__':\n  main()\n")
   result = _run_script(tmp_path, call)
   assert result.returncode == 0, result.stderr[-2000:]
   assert ("runs code outside an `if __name__" in result.stderr) == note, result.stderr[-2000:]

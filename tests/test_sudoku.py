@@ -119,7 +119,8 @@ def test_csv_build_and_errors(tmp_path, puzzles):
         "row 2: question must be 81": [rows[0].replace(",", ",1", 1)],
         "row 2: rating must be an integer": [rows[0].rsplit(",", 1)[0] + ",hard"],
         "row 2: answer is not a valid": [",".join(rows[0].split(",")[:2] + ["1" * 81, "0"])],
-        "row 2: answer contradicts a clue": [",".join(rows[0].split(",")[:2] + [rows[1].split(",")[2], "0"])],
+        "row 2: answer contradicts a clue": [",".join(rows[0].split(",")[:2]
+                                                      + [rows[1].split(",")[2], "0"])],
     }
     for message, body in bad_cases.items():
         _write_csv(tmp_path / "train.csv", body)

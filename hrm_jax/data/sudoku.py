@@ -338,7 +338,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     a = p.parse_args(argv)
     build_sudoku(a.out, train_size=a.train_size, test_size=a.test_size, num_aug=a.num_aug,
-                 seed=a.seed, difficulty=a.difficulty, min_guesses=a.min_guesses, climb_steps=a.climb_steps,
+                 seed=a.seed, difficulty=a.difficulty, min_guesses=a.min_guesses,
+                 climb_steps=a.climb_steps,
                  blanks=a.blanks, from_csv=a.from_csv, test_csv=a.test_csv, workers=a.workers,
                  force=a.force, progress=not a.quiet)
     return 0
