@@ -54,19 +54,26 @@ def config_from_dict(raw: dict[str, Any]) -> HRMConfig:
   return HRMConfig(**raw)
 
 
-class _SkippedRunItems(logging.Filter):
-  """Drop orbax's warning that a run-only item (RUN_ONLY_ITEMS) was not restored."""
+class _ExpectedOrbaxWarnings(logging.Filter):
+  """Drop the orbax warnings that reading or writing a model directory always causes.
+
+  Reading a run's step directory skips its run-only items (RUN_ONLY_ITEMS) on
+  purpose; writing plain zarr arrays (no OCDBT) leaves no OCDBT data to merge.
+  Every other record passes.
+  """
 
   def filter(self, record: logging.LogRecord) -> bool:
     msg = record.getMessage()
-    return not ("could not be restored" in msg and
-                any(msg.startswith(f'Item "{name}" was found') for name in RUN_ONLY_ITEMS))
+    skipped_item = "could not be restored" in msg and any(
+        msg.startswith(f'Item "{name}" was found') for name in RUN_ONLY_ITEMS)
+    no_ocdbt_merge = "Skipping merge of OCDBT checkpoints: No per-process OCDBT" in msg
+    return not (skipped_item or no_ocdbt_merge)
 
 
 @contextlib.contextmanager
-def _quiet_skipped_items():
-  """While reading a model, orbax's (absl's) logger drops only the skipped-item warnings."""
-  log, quiet = logging.getLogger("absl"), _SkippedRunItems()
+def _quiet_expected_warnings():
+  """While a model is read or written, orbax's (absl's) logger drops only the expected ones."""
+  log, quiet = logging.getLogger("absl"), _ExpectedOrbaxWarnings()
   log.addFilter(quiet)
   try:
     yield
@@ -108,15 +115,10 @@ def save_model(directory: str | os.PathLike, params: dict, config: HRMConfig,
   json.dumps(doc)  # fail early, before any file is written, if meta is not JSON-able
   # Bounded chunks: the encoder then buffers one chunk at a time, not a whole table.
   save_args = jax.tree.map(lambda _: ocp.SaveArgs(chunk_byte_size=_CHUNK_BYTES), params)
-  absl_log = logging.getLogger("absl")
-  level = absl_log.level
-  absl_log.setLevel(logging.ERROR)  # orbax warns that there is no OCDBT data to merge
-  try:
+  with _quiet_expected_warnings():
     _checkpointer().save(path, args=ocp.args.Composite(
         params=ocp.args.PyTreeSave(params, save_args=save_args), config=ocp.args.JsonSave(doc)),
                          force=force)
-  finally:
-    absl_log.setLevel(level)
   return path
 
 
@@ -143,7 +145,7 @@ def read_config(directory: str | os.PathLike) -> tuple[HRMConfig, dict[str, Any]
   import orbax.checkpoint as ocp
   path = resolve_model_dir(directory)
   try:
-    with _quiet_skipped_items():
+    with _quiet_expected_warnings():
       doc = _checkpointer().restore(path, args=ocp.args.Composite(
           config=ocp.args.JsonRestore()))["config"]
   except (OSError, ValueError, KeyError) as e:
@@ -165,7 +167,7 @@ def load_model(directory: str | os.PathLike, *, as_numpy: bool = False
   path = resolve_model_dir(directory)
   config, meta = read_config(path)
   abstract = jax.eval_shape(lambda k: model.init(k, config), jax.random.key(0))
-  with _quiet_skipped_items():
+  with _quiet_expected_warnings():
     stored = _checkpointer().metadata(path).item_metadata["params"].tree
 
   def target(want, have):
@@ -186,7 +188,7 @@ def load_model(directory: str | os.PathLike, *, as_numpy: bool = False
       lambda a: ocp.RestoreArgs(restore_type=np.ndarray) if isinstance(a, np.ndarray)
       else ocp.ArrayRestoreArgs(sharding=jax.sharding.SingleDeviceSharding(jax.devices()[0])),
       abstract)
-  with _quiet_skipped_items():
+  with _quiet_expected_warnings():
     restored = _checkpointer().restore(path, args=ocp.args.Composite(
         params=ocp.args.PyTreeRestore(abstract, restore_args=restore_args)))
   return restored["params"], config, meta

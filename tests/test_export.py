@@ -1,4 +1,4 @@
-"""hrm_jax.export.load_model on a training run's directory: quiet about the items it skips."""
+"""hrm_jax.export on a training run's directory and a model directory: no expected warnings."""
 import logging
 
 import jax
@@ -25,6 +25,7 @@ def test_run_dir_loads_without_orbax_warnings(tmp_path, caplog):
   filters = list(absl_log.filters)
   with caplog.at_level(logging.INFO):
     got, config, meta = export.load_model(tmp_path / "run")
+    export.save_model(tmp_path / "model", got, config, meta)
   assert config == CONFIG and meta == {"task": "maze"}
   jax.tree.map(np.testing.assert_array_equal, got, params)
   loud = [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]
@@ -33,7 +34,7 @@ def test_run_dir_loads_without_orbax_warnings(tmp_path, caplog):
 
 
 def test_only_the_skipped_item_warnings_are_dropped():
-  quiet = export._SkippedRunItems()
+  quiet = export._ExpectedOrbaxWarnings()
 
   def record(msg, *args):
     return logging.LogRecord("absl", logging.WARNING, __file__, 1, msg, args, None)
@@ -45,3 +46,6 @@ def test_only_the_skipped_item_warnings_are_dropped():
     assert not quiet.filter(record(skipped, name))
   assert quiet.filter(record(skipped, "params"))  # an item a model needs: still said
   assert quiet.filter(record("Could not read checkpoint metadata"))
+  assert not quiet.filter(record("[process=0][thread=MainThread] Skipping merge of OCDBT "
+                                 "checkpoints: No per-process OCDBT checkpoint subdirs found in "
+                                 "/x/params.orbax-checkpoint-tmp, "))
