@@ -33,6 +33,7 @@ def _load(default_config: str, argv: list[str]):
   try:
     rest = fv(["prog", *argv])
     cfg = holder.value
+    cfg.to_dict()                            # a config file that failed to load raises here
   except flags.UnrecognizedFlagError as e:
     raise ConfigError(f"unknown flag --{e.flagname}",
                       hint="flags: --config=FILE[:VARIANT], --config.FIELD=VALUE, --verbose, "

@@ -56,9 +56,11 @@ class _Evaluated(ocm.PreservationPolicy):
 
 
 def _cause(e: BaseException) -> str:
-  """The last line of an error's message (orbax/TensorStore errors run to many lines)."""
-  lines = [ln.strip() for ln in str(e).splitlines() if ln.strip()]
-  return (lines[-1] if lines else type(e).__name__)[:300]
+  """The root cause's first line (orbax/TensorStore errors run to a hundred lines)."""
+  while (e.__cause__ or e.__context__) is not None:
+    e = e.__cause__ or e.__context__
+  line = next((ln.strip() for ln in str(e).splitlines() if ln.strip()), type(e).__name__)
+  return line.split(" See full TensorStore details")[0][:240]
 
 
 def config_doc(config: HRMConfig, meta: dict[str, Any]) -> dict[str, Any]:

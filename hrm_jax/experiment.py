@@ -211,7 +211,8 @@ def flatten(tree: dict, prefix: str = "") -> dict:
 
 
 def _as_dict(cfg) -> dict:
-  return cfg if isinstance(cfg, dict) else cfg.to_dict()
+  """A config as plain JSON values (tuples become lists, as in a saved config.json)."""
+  return json.loads(json.dumps(cfg) if isinstance(cfg, dict) else cfg.to_json())
 
 
 def differences(old, new) -> dict[str, tuple]:
