@@ -25,6 +25,26 @@ def read_records(path: Path) -> list[dict]:
   return out
 
 
+def _tensorboard_writer():
+  """A SummaryWriter class (tensorboardX's, or torch's, which needs the tensorboard package),
+  or None after one line naming the package to install."""
+  try:
+    from tensorboardX import SummaryWriter
+    return SummaryWriter
+  except ImportError:
+    pass
+  try:
+    from torch.utils.tensorboard import SummaryWriter
+    return SummaryWriter
+  except ImportError as e:
+    missing = getattr(e, "name", None) or "tensorboard"
+  if missing.startswith("torch"):
+    missing = "tensorboardX"                 # no torch either: the lighter of the two writers
+  print(f"train.tensorboard is set but the {missing!r} package is not installed "
+        f"(pip install {missing}): not logging to TensorBoard")
+  return None
+
+
 class Recorder:
   """Append-only metric log; only process 0 writes.
 
@@ -55,16 +75,9 @@ class Recorder:
       except ImportError:
         print("train.wandb is set but wandb is not installed: not logging to W&B")
     if tensorboard:
-      try:
-        from tensorboardX import SummaryWriter
-      except ImportError:
-        try:
-          from torch.utils.tensorboard import SummaryWriter
-        except ImportError:
-          SummaryWriter = None
-          print("train.tensorboard is set but neither tensorboardX nor torch is installed")
-      if SummaryWriter is not None:
-        self._tb = SummaryWriter(str(Path(run_dir) / "tensorboard"))
+      writer = _tensorboard_writer()
+      if writer is not None:
+        self._tb = writer(str(Path(run_dir) / "tensorboard"))
 
   def log(self, step: int, kind: str, metrics: dict) -> None:
     """Record `metrics` (floats) at `step`; kind is "train" or "eval"."""

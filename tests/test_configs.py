@@ -47,6 +47,14 @@ def test_paper_settings():
   assert arc.get_config("arc2").data.build.version == "arc-agi-2"
 
 
+def test_paper_variants_keep_every_evaluation_checkpoint():
+  for c in (maze.get_config("paper"), sudoku.get_config("paper"), arc.get_config("arc1"),
+            arc.get_config("arc2")):
+    assert c.train.keep_eval_checkpoints and c.eval.final_max_examples == 0  # 0 = all
+  for module in (maze, sudoku, arc, parity):
+    assert not module.get_config("cpu").train.keep_eval_checkpoints
+
+
 def test_every_field_has_a_comment():
   """Fields are defined in common.py (base_config, paper_model) and as c.data.build.* per task."""
   assign = re.compile(r"^\s*(c|m)\.[\w.]+ = ")

@@ -25,5 +25,8 @@ def get_config(variant: str | None = None):
   c.train.eval_interval = 10000
   if c.variant == "cpu":
     common.cpu_demo(c, "arc")
+  else:  # as the authors (their ARC figure is from one of these), keep every evaluation's
+    # checkpoint: 10 x ~3.5 GB, of which the puzzle-embedding table is 1.5-2 GB (f32)
+    c.train.keep_eval_checkpoints = True
   c.lock()                           # unknown keys are errors from here on
   return c

@@ -19,5 +19,7 @@ def get_config(variant: str | None = None):
   c.data.build.seed = 0              # generator seed
   if c.variant == "cpu":
     common.cpu_demo(c, "sudoku")
+  else:  # as the authors, keep every evaluation's checkpoint: 10 x 0.5 GB
+    c.train.keep_eval_checkpoints = True
   c.lock()                           # unknown keys are errors from here on
   return c
