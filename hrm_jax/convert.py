@@ -22,6 +22,7 @@ with mmap), so the puzzle-embedding table is never held twice in float32.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import sys
 from pathlib import Path
@@ -317,12 +318,17 @@ def export_checkpoint(model_dir: str | os.PathLike, out_file: str | os.PathLike,
 
   state = {k: tensor(v) for k, v in sd.items()}
   del sd
-  out_file.parent.mkdir(parents=True, exist_ok=True)
   tmp = out_file.with_name(out_file.name + ".tmp")
-  torch.save(state, tmp)
-  os.replace(tmp, out_file)
-  with open(yaml_file, "w") as f:
-    yaml.safe_dump(reference_yaml(config, meta, data_path), f, sort_keys=True)
+  try:
+    out_file.parent.mkdir(parents=True, exist_ok=True)
+    torch.save(state, tmp)
+    os.replace(tmp, out_file)
+    with open(yaml_file, "w") as f:
+      yaml.safe_dump(reference_yaml(config, meta, data_path), f, sort_keys=True)
+  except OSError as e:
+    with contextlib.suppress(OSError):
+      tmp.unlink()
+    raise ConvertError(f"cannot write {e.filename or out_file}: {e.strerror or e}") from e
   return out_file, yaml_file
 
 
