@@ -12,7 +12,8 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 from matplotlib.colors import ListedColormap  # noqa: E402
 
-IGNORE = -100
+from hrm_jax.batch import IGNORE_LABEL  # noqa: E402
+
 # Maze tokens: PAD, wall, free, start, goal, path.
 MAZE_COLORS = ListedColormap(["#ffffff", "#222222", "#ffffff", "#2ca02c", "#d62728", "#1f77b4"])
 # ARC tokens: PAD, EOS, then the ten ARC colours.
@@ -26,7 +27,7 @@ def _square(tokens: np.ndarray) -> np.ndarray:
 
 
 def _mark_wrong(ax, pred: np.ndarray, truth: np.ndarray) -> None:
-  rows, cols = np.nonzero((pred != truth) & (truth != IGNORE))
+  rows, cols = np.nonzero((pred != truth) & (truth != IGNORE_LABEL))
   ax.scatter(cols, rows, marker="x", color="red", s=40, linewidths=2)
 
 
@@ -39,7 +40,7 @@ def _grid_axes(ax, title: str) -> None:
 def draw_maze(axes, inputs, labels, pred) -> None:
   """Maze input, the stored shortest path, and the predicted path."""
   grid = _square(inputs)
-  truth = _square(np.where(labels == IGNORE, inputs, labels))
+  truth = _square(np.where(labels == IGNORE_LABEL, inputs, labels))
   guess = _square(pred)
   for ax, img, title in zip(axes, (grid, truth, guess), ("maze", "truth", "model")):
     ax.imshow(img, cmap=MAZE_COLORS, vmin=0, vmax=5, interpolation="nearest")
@@ -69,7 +70,7 @@ def draw_sudoku(axes, inputs, labels, pred) -> None:
 
 def draw_arc(axes, inputs, labels, pred) -> None:
   """ARC test input, true output, and the model's output on the 30x30 canvas."""
-  grids = (_square(inputs), _square(np.where(labels == IGNORE, 0, labels)), _square(pred))
+  grids = (_square(inputs), _square(np.where(labels == IGNORE_LABEL, 0, labels)), _square(pred))
   for ax, grid, title in zip(axes, grids, ("input", "truth", "model")):
     ax.imshow(grid, cmap=ARC_COLORS, vmin=0, vmax=11, interpolation="nearest")
     _grid_axes(ax, title)

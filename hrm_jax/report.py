@@ -1,4 +1,10 @@
-"""End-of-run report: `report.md` with the final table, learning curves and drawn test puzzles."""
+"""End-of-run report: `report.md` with the final table, learning curves and drawn test puzzles.
+
+The report says which evaluation was best (by `train.best_metric`, the rule that
+keeps the best checkpoint: the highest value), whether the run stopped before its
+last update (summary `finished: false`), and, when the evaluation was a subsample of
+the test split, its size and the standard error of the exact accuracy.
+"""
 from __future__ import annotations
 
 from pathlib import Path
@@ -9,31 +15,55 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-from hrm_jax import records, render  # noqa: E402
+from hrm_jax import records, render, tasks  # noqa: E402
+
+
+def plural(n: float, word: str) -> str:
+  """'1 ACT segment', '2 ACT segments', '1.5 ACT segments' (n printed without a needless .0)."""
+  shown = f"{n:.0f}" if float(n).is_integer() else f"{n:.2f}"
+  return f"{shown} {word}{'' if float(n) == 1 else 's'}"
 
 
 def plot_curves(runs: dict[str, list[dict]], path: Path) -> None:
-  """Train loss, train exact accuracy and test exact accuracy against steps, one line per run."""
-  fig, axes = plt.subplots(1, 3, figsize=(13, 3.6))
-  for name, recs in runs.items():
+  """Train loss, train accuracy and test accuracy against updates, one colour per run.
+
+  Accuracy panels show token accuracy (solid) next to exact accuracy (dashed): early
+  in training exact accuracy is flat at 0 while token accuracy already moves.
+  """
+  fig, axes = plt.subplots(1, 3, figsize=(14, 3.8))
+  for i, (name, recs) in enumerate(runs.items()):
+    colour = f"C{i % 10}"
     train = [r for r in recs if r["kind"] == "train"]
     test = [r for r in recs if r["kind"] == "eval"]
     steps = [r["step"] for r in train]
-    axes[0].plot(steps, [r["loss"] for r in train], label=name)
-    axes[1].plot(steps, [r["exact_accuracy"] for r in train], label=name)
+    if train:
+      axes[0].plot(steps, [r["loss"] for r in train], color=colour, label=name)
+      axes[1].plot(steps, [r["accuracy"] for r in train], "-", color=colour,
+                   label=f"{name}: token")
+      axes[1].plot(steps, [r["exact_accuracy"] for r in train], "--", color=colour,
+                   label=f"{name}: exact")
     if test:
-      axes[2].plot([r["step"] for r in test], [r["exact_accuracy"] for r in test], "o-",
-                   label=f"{name} ({test[-1]['segments']:.0f} segments)")
+      at = [r["step"] for r in test]
+      segments = plural(test[-1]["segments"], "segment")
+      axes[2].plot(at, [r["token_accuracy"] for r in test], "o-", color=colour,
+                   label=f"{name}: token ({segments})")
+      axes[2].plot(at, [r["exact_accuracy"] for r in test], "s--", color=colour,
+                   label=f"{name}: exact ({segments})")
       if "halt/exact_accuracy" in test[-1]:
-        axes[2].plot([r["step"] for r in test], [r["halt/exact_accuracy"] for r in test], "x--",
-                     label=f"{name} (halting)")
-  titles = ("train loss", "train exact accuracy (halted slots)", "test exact accuracy")
+        axes[2].plot(at, [r["halt/exact_accuracy"] for r in test], "x:", color=colour,
+                     label=f"{name}: exact (halting)")
+  titles = ("train loss", "train accuracy (halted slots)", "test accuracy")
   for ax, title in zip(axes, titles):
     ax.set_title(title)
     ax.set_xlabel("update")
     ax.grid(alpha=0.3)
-    ax.legend(fontsize=8)
-  axes[0].set_yscale("log")
+    if ax.get_legend_handles_labels()[0]:  # a legend without entries warns
+      ax.legend(fontsize=7)
+  losses = [y for line in axes[0].lines for y in line.get_ydata()]
+  if losses and min(losses) > 0:
+    axes[0].set_yscale("log")
+  for ax in axes[1:]:
+    ax.set_ylim(-0.02, 1.02)
   fig.tight_layout()
   fig.savefig(path, dpi=90)
   plt.close(fig)
@@ -41,15 +71,14 @@ def plot_curves(runs: dict[str, list[dict]], path: Path) -> None:
 
 def pick_examples(got: dict, n: int) -> np.ndarray:
   """Indices of up to n test examples: some solved, some not when there are both."""
-  mask = got["labels"] != -100
-  ok = np.all((got["pred"] == got["labels"]) | ~mask, axis=1)
+  ok, _ = tasks.accuracies(got["pred"], got["labels"])
   right, wrong = np.flatnonzero(ok), np.flatnonzero(~ok)
   n_wrong = min(len(wrong), n // 2)
   return np.concatenate([right[:n - n_wrong], wrong[:n_wrong]]).astype(int)
 
 
 def metrics_table(columns: dict[str, dict]) -> str:
-  """A markdown table: one row per metric, one column per run."""
+  """A markdown table: one row per metric (those of the first column), one column per run."""
   names = list(columns)
   keys = [k for k in next(iter(columns.values())) if k != "examples"]
   lines = ["| metric | " + " | ".join(names) + " |", "|---|" + "---|" * len(names)]
@@ -62,8 +91,63 @@ def metrics_table(columns: dict[str, dict]) -> str:
   return "\n".join(lines)
 
 
+def best_evaluation(recs: list[dict], metric: str) -> dict | None:
+  """The evaluation record with the highest `metric` (the first of equals), or None."""
+  evals = [r for r in recs if r["kind"] == "eval" and metric in r]
+  return max(evals, key=lambda r: (r[metric], -r["step"])) if evals else None
+
+
+def split_size(data_dir, split: str = "test") -> int | None:
+  """Examples in one split of a dataset, or None when it cannot be read."""
+  from hrm_jax.data.format import read_split
+  try:
+    return sum(d.num_examples for d in read_split(data_dir, split)[1].values())
+  except Exception:  # the report still gets written when the dataset has moved
+    return None
+
+
+def _stopped_lines(summary: dict) -> list[str]:
+  """A warning when the run stopped before its last update (summary `finished: false`)."""
+  if summary.get("finished") is not False:
+    return []
+  steps, total = summary["steps"], summary.get("total_steps", summary["steps"])
+  return [f"**Stopped early: at update {steps:,} of {total:,}** (summary.json `finished: "
+          "false`: a time limit or an interruption). The metrics below are those of the "
+          "evaluation at the stop; rerun the same command to continue.", ""]
+
+
+def _sample_lines(cfg, ev: dict) -> list[str]:
+  """The final evaluation's sample: the whole test split, or a subsample with its error."""
+  n = int(ev.get("examples", 0))
+  size = split_size(cfg.data.path)
+  if size is None or n >= size:
+    text = f"Final evaluation on the whole test split ({n:,} examples)."
+  else:
+    text = (f"Final evaluation on a subsample: the first {n:,} of the {size:,} test examples; "
+            f"exact accuracy {ev['exact_accuracy']:.4f} +- "
+            f"{ev.get('exact_accuracy_stderr', 0.0):.4f} (standard error, sqrt(p (1 - p) / n)).")
+  periodic = cfg.eval.get("max_examples", 0)
+  if periodic and periodic != n and (size is None or periodic < size):
+    text += f" Periodic evaluations (learning curves) used the first {periodic:,}."
+  return [text]
+
+
+def _best_lines(cfg, recs: list[dict], ev: dict, last_step: int) -> list[str]:
+  """Which evaluation was best by train.best_metric."""
+  metric = cfg.train.best_metric
+  best = best_evaluation(recs, metric)
+  if best is None:
+    return []
+  n_evals = sum(r["kind"] == "eval" for r in recs)
+  where = (f"update {best['step']:,}, the final one" if best["step"] == last_step else
+           f"update {best['step']:,} ({metric} {best[metric]:.4f}; final: "
+           f"{ev.get(metric, float('nan')):.4f})")
+  return [f"Best of {plural(n_evals, 'evaluation')} by `train.best_metric` = `{metric}` "
+          f"(highest): {where}."]
+
+
 def write_report(run_dir: Path, cfg, summary: dict, got: dict) -> Path:
-  """Write RUN_DIR/report.md and RUN_DIR/plots/*.png for one finished run."""
+  """Write RUN_DIR/report.md and RUN_DIR/plots/*.png for one finished (or stopped) run."""
   run_dir = Path(run_dir)
   plots = run_dir / "plots"
   plots.mkdir(exist_ok=True)
@@ -79,30 +163,44 @@ def write_report(run_dir: Path, cfg, summary: dict, got: dict) -> Path:
   text = [
       f"# {cfg.task} ({cfg.variant})",
       "",
-      f"{summary['steps']} updates of batch {cfg.train.global_batch_size} in "
+      *_stopped_lines(summary),
+      f"{summary['steps']:,} updates of batch {cfg.train.global_batch_size} in "
       f"{summary['train_seconds']:.0f} s; {summary['params']:,} parameters "
       f"(D={m.hidden_size}, H/L layers {m.h_layers}/{m.l_layers}, cycles N={m.h_cycles} "
-      f"T={m.l_cycles}, halt_max_steps {m.halt_max_steps}). Dataset: `{cfg.data.path}`, "
-      f"{int(ev.get('examples', 0))} test examples.",
+      f"T={m.l_cycles}, halt_max_steps {m.halt_max_steps}). Dataset: `{cfg.data.path}`.",
       "",
       "## Test metrics",
       "",
-      f"Plain names: every example runs {ev.get('segments', 0):.0f} ACT segments; `halt/`: "
-      f"the answer at the first segment where the Q head halts ({cfg.eval.halt_rule}).",
+      *_sample_lines(cfg, ev),
       "",
+      *_best_lines(cfg, recs, ev, summary["steps"]),
+      "",
+      f"Plain names: every example runs {plural(ev.get('segments', 0), 'ACT segment')}; "
+      f"`halt/`: the answer at the first segment where the Q head halts ({cfg.eval.halt_rule}). "
+      "`lm_loss`, `q_halt_loss`, `q_halt_accuracy`: the authors' evaluation losses at the "
+      "final segment.",
+      "",
+  ]
+  if cfg.task == "arc":
+    text += ["ARC: `pass@K` counts a task only if every one of its test inputs has the right "
+             "answer among the K most voted (the HRM evaluation); `pass@K/per_input` counts the "
+             "fraction of its test inputs that do (the TRM evaluator). The two attempts per "
+             "test input are in `submission.json` (ARC Prize format; every evaluation's in "
+             "`submissions/`).", ""]
+  text += [
       metrics_table({"final": ev}),
       "",
       "## Learning curves",
       "",
+      "Token accuracy (solid) next to exact accuracy (dashed).",
+      "",
       "![learning curves](plots/learning_curves.png)",
       "",
-      "## Test puzzles",
-      "",
-      "Input, truth and the model's answer (red crosses / digits: wrong cells).",
-      "",
-      "![examples](plots/examples.png)",
-      "",
   ]
+  if len(idx):
+    text += ["## Test puzzles", "",
+             "Input, truth and the model's answer (red crosses / digits: wrong cells).", "",
+             "![examples](plots/examples.png)", ""]
   path = run_dir / "report.md"
   path.write_text("\n".join(text))
   return path
