@@ -289,3 +289,25 @@ def test_cli_nonfinite_loss_and_ctrl_c(tmp_path, data):
   step = max(_steps(run_dir))
   assert last == f"interrupted at step {step}; checkpoint saved; rerun the same command to resume"
   assert "Traceback" not in stderr and not (run_dir / "lock").exists()
+
+
+@pytest.mark.slow
+def test_paper_config_that_cannot_fit_is_refused_before_running(tmp_path):
+  """The paper Maze config on a CPU: XLA's memory analysis says ~750 GiB; one line, a batch."""
+  d = tasks.build_dataset("maze", tmp_path / "maze30", dict(size=30, train_size=16, test_size=8,
+                                                            min_path=110, seed=0), progress=False)
+  rc, err = _cli("--config=experiments/configs/maze.py", f"--config.data.path={d}",
+                 f"--config.run_dir={tmp_path / 'run'}", env={"XLA_FLAGS": ""}, timeout=300)
+  assert rc == 2 and len(err) == 2 and err[0].startswith("error: the train step needs ")
+  assert "lower config.train.global_batch_size (now 768): about" in err[1]
+  assert not _steps(tmp_path / "run")
+
+
+def test_tensorboard_message_names_the_missing_package(tmp_path, capsys):
+  import importlib.util
+  if importlib.util.find_spec("tensorboardX") or importlib.util.find_spec("tensorboard"):
+    pytest.skip("a TensorBoard writer is installed")
+  records.Recorder(tmp_path, None, tensorboard=True).close()
+  out = capsys.readouterr().out
+  missing = "tensorboard" if importlib.util.find_spec("torch") else "tensorboardX"
+  assert out.count("\n") == 1 and f"the {missing!r} package is not installed" in out
