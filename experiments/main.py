@@ -56,17 +56,18 @@ def _fields(cfg, prefix: str = "config.") -> dict:
 
 def parse(default_config: str, argv: list[str]):
   """(config, the unmodified variant's config) from the command line; ConfigError if bad."""
-  base_argv = [a for a in argv if not a.startswith("--config.")]
-  defaults = _load(default_config, base_argv)
+  overrides = [i for i, a in enumerate(argv) if a.startswith("--config.")]
+  values = {i + 1 for i in overrides if "=" not in argv[i]       # `--config.FIELD VALUE`
+            and i + 1 < len(argv) and not argv[i + 1].startswith("-")}
+  defaults = _load(default_config, [a for i, a in enumerate(argv)
+                                    if i not in overrides and i not in values])
   known = _fields(defaults)
-  for arg in argv:
-    if arg.startswith("--config."):
-      key = arg[2:].split("=", 1)[0]
-      if key not in known:
-        near = difflib.get_close_matches(key, list(known), n=1)
-        raise ConfigError(f"unknown config key {key}",
-                          hint=f"did you mean --{near[0]}?" if near else
-                          "--help lists every field")
+  for i in overrides:
+    key = argv[i][2:].split("=", 1)[0]
+    if key not in known and not any(k.startswith(key + ".") for k in known):
+      near = difflib.get_close_matches(key, list(known), n=1)
+      raise ConfigError(f"unknown config key {key}",
+                        hint=f"did you mean --{near[0]}?" if near else "--help lists every field")
   return _load(default_config, argv), defaults
 
 

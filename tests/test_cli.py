@@ -40,3 +40,23 @@ def test_other_errors_are_not_swallowed():
   except ZeroDivisionError:
     return
   raise AssertionError("a programming error must keep its traceback")
+
+
+def test_experiments_command_line(capsys):
+  """experiments/main.py: unknown keys with a suggestion, both override spellings, --help."""
+  import pytest
+  from experiments import main
+  maze = "experiments/configs/maze.py"
+  cfg, defaults = main.parse(maze, [f"--config={maze}:cpu", "--config.train.steps", "7",
+                                    "--config.model.h_cycles=1"])
+  assert (cfg.train.steps, cfg.model.h_cycles, defaults.train.steps) == (7, 1, 1200)
+  with pytest.raises(ConfigError, match="unknown config key config.modle.h_cycles") as err:
+    main.parse(maze, ["--config.modle.h_cycles=1"])
+  assert err.value.hint == "did you mean --config.model.h_cycles?"
+  with pytest.raises(ConfigError, match="bad --config: .*invalid literal"):
+    main.parse(maze, ["--config.train.steps=1.5"])
+  with pytest.raises(ConfigError, match="unexpected arguments: extra"):
+    main.parse(maze, ["extra"])
+  assert main.main(maze, [f"--config={maze}:cpu", "--help"]) == 0
+  out = capsys.readouterr().out
+  assert "--config.train.keep_eval_checkpoints=false" in out and "--config.model.h_cycles=3" in out
