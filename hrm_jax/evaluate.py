@@ -200,9 +200,12 @@ def score(task: str, got: dict[str, np.ndarray], data_dir: Path | None, num_segm
       own = {}
     metrics.update({prefix + k: float(v.mean()) for k, v in own.items()})
     if task == "arc":
-      ranked, truths = tasks.arc_rank(data_dir, got["puzzle_identifiers"],
-                                      _arc_pairs(data_dir, got["example_index"]), pred,
-                                      got["labels"], got["q"] if not prefix else got["halt_q"])
+      q = got["halt_q"] if prefix else got["q"]
+      if not prefix or not (np.array_equal(pred, got["pred"]) and np.array_equal(q, got["q"])):
+        # (halting answers equal to the K-segment ones are not voted on twice)
+        ranked, truths = tasks.arc_rank(data_dir, got["puzzle_identifiers"],
+                                        _arc_pairs(data_dir, got["example_index"]), pred,
+                                        got["labels"], q)
       metrics.update({prefix + k: v for k, v in tasks.pass_at_k(ranked, truths, ks).items()})
       if not prefix and submission_path is not None:
         write_submission(tasks.arc_submission(ranked, tasks.arc_test_inputs(data_dir)),

@@ -5,7 +5,7 @@ import jax
 import numpy as np
 import pytest
 
-from hrm_jax import evaluate, model, parallel
+from hrm_jax import cli, evaluate, export, model, parallel
 from hrm_jax.batch import IGNORE_LABEL
 from hrm_jax.config import HRMConfig
 from hrm_jax.data import arc
@@ -90,6 +90,7 @@ def test_all_inputs_rule_and_per_input_rule_differ(data, truths, tmp_path):
   # per input (TRM): 6ea4a07e counts 1/2 throughout; 31d5ba1a 1/2 at top 1, 2/2 at top 2
   assert m["pass@1/per_input"] == pytest.approx((0.5 + 0.5 + 1) / 3)
   assert m["pass@2/per_input"] == m["pass@5/per_input"] == pytest.approx((0.5 + 1 + 1) / 3)
+  assert m["halt/pass@1"] == 1.0                            # the halting answers stayed right
   sub = json.loads(path.read_text())
   assert sub["31d5ba1a"][0] == {"attempt_1": wrong.tolist(),
                                 "attempt_2": truths["31d5ba1a"][0].tolist()}
@@ -107,14 +108,30 @@ def test_a_subsample_still_lists_every_test_input(data, tmp_path):
   assert missing and all(a["attempt_2"] == [[0]] for a in missing)
 
 
-def test_evaluate_a_real_model_on_arc(data, tmp_path):
+@pytest.fixture(scope="module")
+def tiny_model(data):
+  """An untrained tiny ARC model (HRMConfig, params) for this dataset."""
   ids = read_metadata(data, "test").num_puzzle_identifiers
   config = HRMConfig(vocab_size=arc.VOCAB_SIZE, seq_len=arc.SEQ_LEN, num_puzzle_identifiers=ids,
                      hidden_size=16, num_heads=1, expansion=2.0, h_layers=1, l_layers=1,
                      h_cycles=1, l_cycles=1, halt_max_steps=2, puzzle_emb_ndim=16,
                      compute_dtype="float32")
+  return config, model.init(jax.random.key(0), config)
+
+
+def check_submission(path) -> None:
+  """Every task and test input of the tiny dataset, two grids of ints 0-9 each."""
+  sub = json.loads(path.read_text())
+  assert {t: len(v) for t, v in sub.items()} == {"31d5ba1a": 2, "66e6c45b": 1, "6ea4a07e": 2}
+  for grid in (a[n] for t in sub.values() for a in t for n in ("attempt_1", "attempt_2")):
+    assert grid and all(isinstance(row, list) and len(row) == len(grid[0]) for row in grid)
+    assert all(type(v) is int and 0 <= v <= 9 for row in grid for v in row)
+
+
+def test_evaluate_a_real_model_on_arc(data, tiny_model, tmp_path):
+  config, params = tiny_model
   mesh = parallel.make_mesh()
-  params = parallel.replicate(mesh, model.init(jax.random.key(0), config))
+  params = parallel.replicate(mesh, params)
   path = tmp_path / "run" / "submission.json"
   ks = (1, 2, 1000)
   metrics, got = evaluate.evaluate(params, config, "arc", data, mesh, num_segments=2,
@@ -123,8 +140,17 @@ def test_evaluate_a_real_model_on_arc(data, tmp_path):
   assert metrics["examples"] == 15 and metrics["lm_loss"] > 0 and metrics["q_halt_loss"] > 0
   for k in ks:  # an untrained model: the rules agree on 0; all inputs <= per input always
     assert 0 <= metrics[f"pass@{k}"] <= metrics[f"pass@{k}/per_input"] <= 1
-  sub = json.loads(path.read_text())
-  assert {t: len(v) for t, v in sub.items()} == {"31d5ba1a": 2, "66e6c45b": 1, "6ea4a07e": 2}
-  for grid in (a[n] for t in sub.values() for a in t for n in ("attempt_1", "attempt_2")):
-    assert grid and all(isinstance(row, list) and len(row) == len(grid[0]) for row in grid)
-    assert all(type(v) is int and 0 <= v <= 9 for row in grid for v in row)
+  check_submission(path)
+
+
+def test_cli_out_dir_writes_the_submission(data, tiny_model, tmp_path, capsys):
+  config, params = tiny_model
+  export.save_model(tmp_path / "m", params, config, {"task": "arc", "data_path": str(data)})
+  out = tmp_path / "out"
+  assert cli.guard(evaluate.main, ["--checkpoint", str(tmp_path / "m"), "--batch-size", "16",
+                                   "--pass-ks", "1,2,1000", "--no-progress",
+                                   "--out-dir", str(out)]) == 0
+  printed = json.loads(capsys.readouterr().out)
+  assert printed["task"] == "arc" and "pass@1000/per_input" in printed
+  assert json.loads((out / "metrics.json").read_text()) == printed
+  check_submission(out / "submission.json")
