@@ -1,4 +1,7 @@
-"""Train and evaluate HRM on arc: `python -m experiments.arc --config=experiments/configs/arc.py[:VARIANT]`."""
+"""Train and evaluate HRM on arc.
+
+  python -m experiments.arc --config=experiments/configs/arc.py[:VARIANT]
+"""
 import os
 
 from experiments import main

@@ -65,9 +65,10 @@ def parse(default_config: str, argv: list[str]):
   for i in overrides:
     key = argv[i][2:].split("=", 1)[0]
     if key not in known and not any(k.startswith(key + ".") for k in known):
-      near = difflib.get_close_matches(key, list(known), n=1)
-      raise ConfigError(f"unknown config key {key}",
-                        hint=f"did you mean --{near[0]}?" if near else "--help lists every field")
+      strip = lambda k: k.removeprefix("config.")           # the shared prefix is no likeness
+      near = difflib.get_close_matches(strip(key), [strip(k) for k in known], n=1)
+      raise ConfigError(f"unknown config key {key}", hint=f"did you mean --config.{near[0]}?"
+                        if near else "--help lists every field")
   return _load(default_config, argv), defaults
 
 

@@ -1,4 +1,7 @@
-"""Train and evaluate HRM on maze: `python -m experiments.maze --config=experiments/configs/maze.py[:VARIANT]`."""
+"""Train and evaluate HRM on maze.
+
+  python -m experiments.maze --config=experiments/configs/maze.py[:VARIANT]
+"""
 import os
 
 from experiments import main

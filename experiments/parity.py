@@ -1,4 +1,7 @@
-"""Train and evaluate HRM on prefix parity: `python -m experiments.parity --config=experiments/configs/parity.py`."""
+"""Train and evaluate HRM on parity.
+
+  python -m experiments.parity --config=experiments/configs/parity.py[:VARIANT]
+"""
 import os
 
 from experiments import main

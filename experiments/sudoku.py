@@ -1,4 +1,7 @@
-"""Train and evaluate HRM on sudoku: `python -m experiments.sudoku --config=experiments/configs/sudoku.py[:VARIANT]`."""
+"""Train and evaluate HRM on sudoku.
+
+  python -m experiments.sudoku --config=experiments/configs/sudoku.py[:VARIANT]
+"""
 import os
 
 from experiments import main

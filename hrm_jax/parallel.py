@@ -76,7 +76,8 @@ def local_batch_size(mesh: Mesh, global_batch_size: int, what: str = "global bat
 def shard_batch(mesh: Mesh, local: dict[str, np.ndarray]) -> dict[str, jax.Array]:
   """This process's rows of a global batch -> global arrays split along "data"."""
   sharding = batch_sharded(mesh)
-  return {k: jax.make_array_from_process_local_data(sharding, np.asarray(v)) for k, v in local.items()}
+  return {k: jax.make_array_from_process_local_data(sharding, np.asarray(v))
+          for k, v in local.items()}
 
 
 def replicate(mesh: Mesh, tree):

@@ -64,7 +64,8 @@ class Recorder:
     self._wandb = self._tb = None
     if not enabled:
       return
-    kept = [r for r in read_records(self.path) if resume_step is not None and r["step"] <= resume_step]
+    kept = [r for r in read_records(self.path)
+            if resume_step is not None and r["step"] <= resume_step]
     self.path.parent.mkdir(parents=True, exist_ok=True)
     self.path.write_text("".join(json.dumps(r) + "\n" for r in kept))
     if wandb:

@@ -69,7 +69,8 @@ def test_nonfinite_loss_stops_with_last_good_checkpoint(tmp_path):
   with pytest.raises(train.NonFiniteLossError, match="non-finite") as err:
     train.train(cfg, write_report=False)
   steps = _committed_steps(tmp_path / "run")
-  assert "last good checkpoint: step" in str(err.value) or "no checkpoint was saved" in str(err.value)
+  assert "last good checkpoint: step" in str(err.value) or "no checkpoint was saved" in str(
+      err.value)
   if steps:  # whatever was saved holds finite numbers
     params = _final(tmp_path / "run", steps[-1])["params"]
     assert all(np.isfinite(x).all() for x in jax.tree.leaves(params))

@@ -58,8 +58,8 @@ def test_paper_variants_keep_every_evaluation_checkpoint():
 def test_every_field_has_a_comment():
   """Fields are defined in common.py (base_config, paper_model) and as c.data.build.* per task."""
   assign = re.compile(r"^\s*(c|m)\.[\w.]+ = ")
-  for path in (CONFIGS / "common.py", CONFIGS / "maze.py", CONFIGS / "sudoku.py", CONFIGS / "arc.py",
-               CONFIGS / "parity.py"):
+  for path in (CONFIGS / "common.py", CONFIGS / "maze.py", CONFIGS / "sudoku.py",
+               CONFIGS / "arc.py", CONFIGS / "parity.py"):
     func = ""
     for line in path.read_text().splitlines():
       if line.startswith("def "):

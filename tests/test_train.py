@@ -54,8 +54,8 @@ def test_eight_devices_match_one(tmp_path, data):
     cfg.eval.max_examples = 32
     train.train(cfg, devices=jax.devices()[:n], write_report=False)
     params, _, _ = export.load_model(tmp_path / f"dev{n}" / "checkpoints")
-    runs[n] = (params, [r["loss"] for r in records.read_records(tmp_path / f"dev{n}" / "metrics.jsonl")
-                        if r["kind"] == "train"])
+    recs = records.read_records(tmp_path / f"dev{n}" / "metrics.jsonl")
+    runs[n] = (params, [r["loss"] for r in recs if r["kind"] == "train"])
   np.testing.assert_allclose(runs[1][1], runs[8][1], rtol=1e-4)
   jax.tree.map(lambda a, b: np.testing.assert_allclose(a, b, rtol=1e-3, atol=1e-4),
                runs[1][0], runs[8][0])
