@@ -43,6 +43,7 @@ import numpy as np
 from jax import lax
 
 from hrm_jax import act, cli, losses, parallel, tasks
+from hrm_jax.batch import labels_of
 from hrm_jax.config import HRMConfig
 from hrm_jax.data.format import read_metadata, read_split
 from hrm_jax.data.loader import eval_batches
@@ -82,6 +83,8 @@ def _final_segment_losses(out: dict, labels_BxS, loss_type: str) -> dict:
 def make_eval_fn(config: HRMConfig, num_segments: int, halt_rule: str = act.DEFAULT_HALT_RULE):
   """jit-able `(params, batch) -> outputs` running `num_segments` ACT segments.
 
+  The batch may lack labels (inference): the loss head then sees only ignored labels.
+
   outputs: pred [B,S] and q [B] (sigmoid q_halt) after the last segment, with the
   loss head's per-example values there (labelled, lm_loss, q_halt_loss,
   q_halt_correct [B]); halt_pred [B,S], halt_q [B], halt_steps [B] at the first
@@ -105,7 +108,7 @@ def make_eval_fn(config: HRMConfig, num_segments: int, halt_rule: str = act.DEFA
       rec = dict(halt_pred=jnp.where(now[:, None], pred, rec["halt_pred"]),
                  halt_q=jnp.where(now, jax.nn.sigmoid(q_halt), rec["halt_q"]),
                  halt_steps=jnp.where(now, i + 1, rec["halt_steps"]), done=rec["done"] | now)
-      row_losses = _final_segment_losses(out, batch["labels"], config.loss_type)
+      row_losses = _final_segment_losses(out, labels_of(batch), config.loss_type)
       return (carry, rec), (pred, jax.nn.sigmoid(q_halt), row_losses)
 
     (_, rec), (preds, qs, row_losses) = lax.scan(body, (carry, init), jnp.arange(num_segments))

@@ -146,6 +146,11 @@ def test_eval_losses_are_the_reference_loss_head_at_the_final_segment(tiny_model
   for name in ("lm_loss", "q_halt_loss", "q_halt_accuracy"):
     np.testing.assert_allclose(metrics[name], float(sums[name]) / count, rtol=1e-5, err_msg=name)
   np.testing.assert_allclose(metrics["exact_accuracy"], float(sums["exact_accuracy"]) / count)
+  # inference: a batch without labels gives the same answers, and no labelled rows
+  unlabeled = jax.jit(evaluate.make_eval_fn(config, 2))(
+      params, {k: batch[k] for k in ("inputs", "puzzle_identifiers")})
+  np.testing.assert_array_equal(unlabeled["pred"], got["pred"])
+  assert not np.asarray(unlabeled["labelled"]).any()
 
 
 def _cli(argv, capsys):
