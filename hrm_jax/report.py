@@ -118,6 +118,8 @@ def _stopped_lines(summary: dict) -> list[str]:
 
 def _sample_lines(cfg, ev: dict) -> list[str]:
   """The final evaluation's sample: the whole test split, or a subsample with its error."""
+  if "exact_accuracy" not in ev:
+    return ["No evaluation was run."]
   n = int(ev.get("examples", 0))
   size = split_size(cfg.data.path)
   if size is None or n >= size:
