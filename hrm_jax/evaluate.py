@@ -53,8 +53,6 @@ DEFAULT_PASS_KS = (1, 2, 5, 10, 100, 1000)
 TASK_METRICS = {"maze": ("valid_path", "optimal_path"), "sudoku": ("valid_solution",),
                 "parity": ("prefix_right",), "arc": ()}
 LOSS_METRICS = ("lm_loss", "q_halt_loss", "q_halt_accuracy")
-# per-example outputs of the final segment behind LOSS_METRICS
-_LOSS_ROWS = ("labelled", "lm_loss", "q_halt_loss", "q_halt_correct")
 
 
 class EvaluateError(UserError, ValueError):

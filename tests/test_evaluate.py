@@ -13,7 +13,8 @@ import numpy as np
 import pytest
 
 import tiny_run
-from hrm_jax import act, cli, evaluate, experiment, export, losses, model, parallel, tasks
+from hrm_jax import (act, checkpoint, cli, evaluate, experiment, export, losses, model,
+                     parallel, tasks)
 from hrm_jax.data import arc, maze
 from hrm_jax.data.sudoku import build_sudoku
 
@@ -195,19 +196,27 @@ def test_cli_errors_are_one_line(tiny_model, capsys, tmp_path):
 
 
 def test_cli_on_a_damaged_checkpoint_says_so_in_one_line(tiny_model, tmp_path):
-  root, data, _, _ = tiny_model
-  bad = tmp_path / "bad"
-  shutil.copytree(root / "m", bad)
-  arrays = [p for p in (bad / "params").rglob("*") if p.is_file() and p.stat().st_size > 64
-            and not p.name.startswith((".", "_"))]
-  assert arrays
-  for p in arrays:
-    p.write_bytes(p.read_bytes()[:20])                      # truncated array files
+  """A run-style (OCDBT) checkpoint whose array files are gone: one line naming the step, a
+  hint naming the intact earlier step, none of orbax's 'Event loop is closed' tracebacks."""
+  import orbax.checkpoint as ocp
+  root, data, config, params = tiny_model
+  run = tmp_path / "run"
+  doc = checkpoint.config_doc(config, {"task": "maze", "data_path": str(data)})
+  for step in (3, 5):                                       # the layout training writes
+    ocp.Checkpointer(ocp.CompositeCheckpointHandler()).save(
+        run / "checkpoints" / str(step), args=ocp.args.Composite(
+            params=ocp.args.StandardSave(params), config=ocp.args.JsonSave(doc)))
+  shards = list((run / "checkpoints" / "5" / "params").glob("ocdbt.process_*"))
+  assert shards
+  for shard in shards:
+    shutil.rmtree(shard)                                    # the arrays' data files
   env = {**os.environ, "JAX_PLATFORMS": "cpu"}
-  done = subprocess.run([sys.executable, "-m", "hrm_jax.evaluate", "--checkpoint", str(bad),
-                         "--data", str(data), "--batch-size", "32"], cwd=REPO, env=env,
-                        capture_output=True, text=True, timeout=300)
+  done = subprocess.run([sys.executable, "-m", "hrm_jax.evaluate", "--checkpoint", str(run),
+                         "--batch-size", "32"], cwd=REPO, env=env, capture_output=True,
+                        text=True, timeout=300)
   err = [line for line in done.stderr.splitlines() if line.strip()]
   assert done.returncode == 2, done.stderr[-3000:]
-  assert len(err) <= 2 and err[0].startswith("error: cannot read the checkpoint"), err
-  assert "Event loop is closed" not in done.stderr
+  assert len(err) == 2, done.stderr[-3000:]
+  assert err[0].startswith(f"error: cannot read the checkpoint {run / 'checkpoints' / '5'}")
+  assert err[1] == f"hint: it may be damaged or incomplete; try another step, e.g. " \
+                   f"--checkpoint {run / 'checkpoints' / '3'}"
