@@ -379,16 +379,17 @@ def check_dataset(config: HRMConfig, task: str, data_dir: Path) -> None:
 
 def main(argv: list[str] | None = None) -> int:
   """`python -m hrm_jax.evaluate --checkpoint DIR [--data DIR] [--task T] ...`."""
-  p = argparse.ArgumentParser(description="Evaluate a saved hrm_jax run or converted model.",
-                              formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+  from hrm_jax.data._cli import parser
+  p = parser("Evaluate a saved hrm_jax run or converted model on its test split.")
   p.add_argument("--checkpoint", required=True,
                  help="run dir, its checkpoints/ dir, one step dir, or a model dir (export)")
-  p.add_argument("--data", default="", help="dataset dir (default: the one the run used)")
-  p.add_argument("--task", default="", help="maze|sudoku|arc|parity (default: from the checkpoint)")
+  p.add_argument("--data", default="", help="dataset dir (omitted: the one the run used)")
+  p.add_argument("--task", default="", help="maze|sudoku|arc|parity (omitted: the checkpoint's)")
   p.add_argument("--segments", type=int, default=0, help="ACT segments (0: halt_max_steps)")
   p.add_argument("--halt-rule", default=act.DEFAULT_HALT_RULE,
-                 choices=("q_halt", "q_halt_gt_continue"))
-  p.add_argument("--batch-size", type=int, default=256)
+                 choices=("q_halt", "q_halt_gt_continue"), help="halting rule of the halt/ metrics")
+  p.add_argument("--batch-size", type=int, default=256,
+                 help="examples per batch (a multiple of the device count)")
   p.add_argument("--max-examples", type=int, default=0, help="first N test examples (0: all)")
   p.add_argument("--pass-ks", default=",".join(map(str, DEFAULT_PASS_KS)),
                  help="ARC: the K of pass@K, comma-separated")
