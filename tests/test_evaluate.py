@@ -71,7 +71,7 @@ def test_maze_and_sudoku_metrics():
                               "#####")
   label = maze.solve(grid.reshape(5, 5)).ravel()
   other = grid.copy()
-  other[[11, 16, 17]] = maze.PATH                             # the other shortest path: valid, optimal
+  other[[11, 16, 17]] = maze.PATH                 # the other shortest path: valid, optimal
   broken = grid.copy()
   broken[[7, 8]] = maze.PATH                               # does not reach the goal
   got = tasks.maze_path_metrics(np.stack([grid] * 3), np.stack([label, other, broken]))

@@ -22,7 +22,8 @@ def predictions(data, n: int, right: int) -> dict:
   pred[right:, 0] = (pred[right:, 0] + 1) % 6             # a wrong token in the others
   pred = pred.astype(np.int32)
   return {"inputs": batch["inputs"], "labels": batch["labels"], "pred": pred,
-          "puzzle_identifiers": batch["puzzle_identifiers"], "example_index": batch["example_index"],
+          "puzzle_identifiers": batch["puzzle_identifiers"],
+          "example_index": batch["example_index"],
           "halt_pred": pred, "halt_steps": np.ones(n, np.int32), "labelled": np.ones(n, bool),
           "lm_loss": np.zeros(n), "q_halt_loss": np.zeros(n), "q_halt_correct": np.ones(n, bool)}
 
