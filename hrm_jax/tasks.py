@@ -183,7 +183,7 @@ def arc_metrics(data_dir: Path, puzzle_ids_N: np.ndarray, pair_index_N: np.ndarr
   return pass_at_k(ranked, truths, ks)
 
 
-PLACEHOLDER_GRID = [[0]]  # an attempt for a test input without a (non-empty) answer
+PLACEHOLDER_GRID = ((0,),)  # an attempt for a test input without a (non-empty) answer
 
 
 def arc_submission(ranked: dict[Any, list], test_inputs: dict[str, int]) -> dict[str, list]:
@@ -195,13 +195,14 @@ def arc_submission(ranked: dict[Any, list], test_inputs: dict[str, int]) -> dict
   PLACEHOLDER_GRID, so every task of `test_inputs` is present.
   """
   def as_list(grid):
-    return grid.astype(int).tolist() if grid.size else PLACEHOLDER_GRID
+    return np.asarray(grid if np.size(grid) else PLACEHOLDER_GRID).astype(int).tolist()
 
   out = {}
   for task in sorted(test_inputs):
     rows = []
     for pair in range(test_inputs[task]):
-      answers = [as_list(g) for g, _, _ in ranked.get((task, pair), [])[:2]] or [PLACEHOLDER_GRID]
+      answers = [as_list(g) for g, _, _ in ranked.get((task, pair), [])[:2]]
+      answers = answers or [as_list(PLACEHOLDER_GRID)]
       rows.append({"attempt_1": answers[0], "attempt_2": answers[-1]})
     out[task] = rows
   return out
