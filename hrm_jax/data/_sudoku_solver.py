@@ -13,6 +13,10 @@ from __future__ import annotations
 import random
 from typing import Sequence
 
+import numpy as np
+
+from hrm_jax.data import _sudoku_kernel as _kernel
+
 _FULL = (1 << 729) - 1
 _CELLS = (1 << 81) - 1
 _DIGIT_SPREAD = sum(1 << (81 * d) for d in range(9))
@@ -101,8 +105,10 @@ def _branch_cell(x: int) -> int:
 
 def _search(x: int, placed: int, limit: int, sols: list[int], stats: list[int],
             rng: random.Random | None) -> int:
+    """Depth-first search; stats[0] += branching nodes, stats[1] += dead ends."""
     state = _propagate(x, placed)
     if state is None:
+        stats[1] += 1
         return 0
     x, placed = state
     if x.bit_count() == 81:
@@ -147,37 +153,90 @@ def _decode(x: int) -> list[int]:
     return grid
 
 
-def solve(grid: Sequence[int], limit: int = 2) -> tuple[list[list[int]], int]:
-    """Return (up to `limit` solutions, guesses made); guesses = branching nodes visited."""
+def _checked(grid: Sequence[int]) -> list[int]:
     grid = [int(v) for v in grid]
     if len(grid) != 81 or any(not 0 <= v <= 9 for v in grid):
         raise ValueError("a grid is 81 values in 0..9")
-    enc = _encode(grid)
+    return grid
+
+
+def python_search(grid: Sequence[int], limit: int) -> tuple[list[list[int]], int, int]:
+    """The pure-Python search: (up to `limit` solutions, branching nodes, dead ends)."""
+    enc = _encode(grid if isinstance(grid, list) else [int(v) for v in grid])
     if enc is None:
-        return [], 0
+        return [], 0, 0
     sols: list[int] = []
-    stats = [0]
+    stats = [0, 0]
     _search(enc[0], enc[1], limit, sols, stats, None)
-    return [_decode(s) for s in sols], stats[0]
+    return [_decode(s) for s in sols], stats[0], stats[1]
+
+
+def python_remove_clues(grid: Sequence[int], order: Sequence[int], max_blanks: int) -> list[int]:
+    """The pure-Python `remove_clues`."""
+    grid = [int(v) for v in grid]
+    blanks = grid.count(0)
+    for cell in order:
+        if blanks >= max_blanks:
+            break
+        value, grid[cell] = grid[cell], 0
+        if len(python_search(grid, 2)[0]) == 1:
+            blanks += 1
+        else:
+            grid[cell] = value
+    return grid
+
+
+def _run(grid: Sequence[int], limit: int) -> tuple[list[list[int]], int, int]:
+    if _kernel.AVAILABLE:
+        sols, guesses, dead = _kernel.search(np.asarray(grid, np.uint8), limit)
+        return sols.tolist(), guesses, dead
+    return python_search(grid, limit)
+
+
+def solve(grid: Sequence[int], limit: int = 2) -> tuple[list[list[int]], int]:
+    """Return (up to `limit` solutions, guesses made); guesses = branching nodes visited."""
+    sols, guesses, _ = _run(_checked(grid), limit)
+    return sols, guesses
 
 
 def count_solutions(grid: Sequence[int], limit: int = 2) -> int:
     """Number of solutions, counted up to `limit` (no input checks: the generator's hot path)."""
-    if not isinstance(grid, list):
-        grid = [int(v) for v in grid]
-    enc = _encode(grid)
-    if enc is None:
-        return 0
-    return _search(enc[0], enc[1], limit, [], [0], None)
+    return len(_run(grid, limit)[0])
 
 
 def rate(grid: Sequence[int]) -> int:
     """Difficulty: guesses the deterministic solver needs to find the first solution."""
-    return solve(grid, 1)[1]
+    return _run(_checked(grid), 1)[1]
+
+
+def backtracks(grid: Sequence[int]) -> int:
+    """Backtrack rating: dead ends of the complete search that finds and proves the solution.
+
+    The search is the module's: naked and hidden singles propagated to a fixpoint after every
+    placement, branching on the lowest-index cell with the fewest candidates, digits ascending,
+    depth first, run to the end (limit 2: a unique puzzle's whole tree is searched). A dead end
+    is a node where propagation fails: a cell without candidates, a digit without a place in a
+    row, column or box, or two singles that clash. Each dead end is one guess undone, and for a
+    unique puzzle the count equals the guesses of the same search made with binary decisions
+    ("cell = digit" or not; a cell's last candidate is forced, not guessed), which is what
+    tdoku, the solver that rated Sudoku-Extreme, counts. 0: solved by singles alone.
+    """
+    return _run(_checked(grid), 2)[2]
+
+
+def remove_clues(grid: Sequence[int], order: Sequence[int], max_blanks: int = 81) -> list[int]:
+    """Blank the clues at the cells of `order`, in turn, where the solution stays unique.
+
+    Stops once the grid has `max_blanks` blanks; cells of `order` already blank are kept blank.
+    """
+    if _kernel.AVAILABLE:
+        return _kernel.remove_clues(np.asarray(grid, np.uint8), np.asarray(order, np.int64),
+                                    max_blanks).tolist()
+    return python_remove_clues(grid, order, max_blanks)
 
 
 def random_solution(rng: random.Random) -> list[int]:
     """A uniformly-shuffled search from the empty grid: a random complete valid grid."""
     sols: list[int] = []
-    _search(_FULL, 0, 1, sols, [0], rng)
+    _search(_FULL, 0, 1, sols, [0, 0], rng)
     return _decode(sols[0])

@@ -57,19 +57,9 @@ PRESETS: dict[str, dict[str, int]] = {
 
 def _remove_clues(grid: list[int], rng: random.Random, max_blanks: int = 81) -> list[int]:
     """Blank clues in random order while the solution stays unique (up to max_blanks blanks)."""
-    grid = list(grid)
-    blanks = grid.count(0)
     order = [c for c in range(81) if grid[c]]
     rng.shuffle(order)
-    for cell in order:
-        if blanks >= max_blanks:
-            break
-        value, grid[cell] = grid[cell], 0
-        if solver.count_solutions(grid, 2) == 1:
-            blanks += 1
-        else:
-            grid[cell] = value
-    return grid
+    return solver.remove_clues(grid, order, max_blanks)
 
 
 def _restore_uniqueness(grid: list[int], solution: list[int], rng: random.Random) -> list[int]:
