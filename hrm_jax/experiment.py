@@ -287,7 +287,9 @@ def check_resume(saved: dict, cfg: ConfigDict, where: Path) -> list[str]:
   diffs = differences(saved, cfg)
   constant_lr = saved.get("optim", {}).get("lr_min_ratio") == 1.0 == cfg.optim.lr_min_ratio
   allowed = SAFE_FIELDS | (LENGTH_FIELDS if constant_lr else frozenset())
-  bad = [f"{k}: {_show(a)} -> {_show(b)}" for k, (a, b) in diffs.items() if k not in allowed]
+  bad = [f"{k}: {_show(a)} -> {_show(b)}"
+         + (" (the cosine learning rate decays over it)" if k in LENGTH_FIELDS else "")
+         for k, (a, b) in diffs.items() if k not in allowed]
   if bad:
     raise ConfigError(f"the config differs from the one this run was started with ({where}): "
                       + ", ".join(bad),

@@ -109,6 +109,17 @@ def test_resume_refuses_other_settings_and_allows_safe_ones(tmp_path, data, caps
   assert evals == [15, 20]
 
 
+def test_more_steps_resume_when_the_learning_rate_is_constant(tmp_path, data, capsys):
+  run_dir = tmp_path / "run"
+  for steps in (10, 20):
+    cfg = tiny_run.config(run_dir, data, steps=steps, eval_every=10, checkpoint_every=10)
+    cfg.optim.lr_min_ratio = 1.0                              # the reference's constant rate
+    summary = train.train(cfg, write_report=False)
+  out = capsys.readouterr().out
+  assert "with changed settings: train.steps: 10 -> 20" in out and summary["steps"] == 20
+  assert json.loads((run_dir / "config.json").read_text())["train"]["steps"] == 20
+
+
 def test_changed_dataset_is_refused(tmp_path, data):
   copy = tmp_path / "data"
   shutil.copytree(data, copy)
