@@ -414,6 +414,9 @@ def main(argv: list[str] | None = None) -> int:
     raise EvaluateError(f"the checkpoint does not name its task ({task!r})" if not a.task else
                         f"--task {task!r} is not one of {sorted(TASKS)}",
                         hint=f"pass --task, one of {sorted(TASKS)}")
+  if a.task and meta.get("task") not in (None, "", a.task):
+    raise EvaluateError(f"--task {a.task} but the checkpoint is a {meta['task']} model",
+                        hint="leave out --task to evaluate it as the task it was trained on")
   data = Path(a.data or meta.get("data_path", ""))
   if not (a.data or meta.get("data_path")):
     raise EvaluateError("the checkpoint does not name its dataset", hint="pass --data DIR")

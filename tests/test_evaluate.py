@@ -194,6 +194,9 @@ def test_cli_errors_are_one_line(tiny_model, capsys, tmp_path):
   code, _, err = _cli(["--checkpoint", str(root / "m"), "--pass-ks", "2,x"], capsys)
   assert code == 2 and len(err) == 1 and "--pass-ks" in err[0]
 
+  code, _, err = _cli(["--checkpoint", str(root / "m"), "--task", "sudoku"], capsys)
+  assert code == 2 and "--task sudoku but the checkpoint is a maze model" in err[0], err
+
 
 def test_cli_on_a_damaged_checkpoint_says_so_in_one_line(tiny_model, tmp_path):
   """A run-style (OCDBT) checkpoint whose array files are gone: one line naming the step, a
