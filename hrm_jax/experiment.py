@@ -136,6 +136,11 @@ def schedule(train: ConfigDict, meta: DatasetMetadata) -> tuple[int, int, tuple[
   train.eval_every), evaluations come every eval_every updates and once at the end.
   """
   per_epoch = meta.total_groups * meta.mean_puzzle_examples / train.global_batch_size
+  if per_epoch < 1:                          # the loader forms full batches within one pass
+    drawn = int(meta.total_groups * meta.mean_puzzle_examples)
+    raise ConfigError(f"config.train.global_batch_size = {train.global_batch_size} is more "
+                      f"than one pass over the training split draws (~{drawn} examples)",
+                      hint=f"use a batch of at most {drawn}")
   total = train.steps or int(train.epochs * per_epoch)
   if total < 1:
     raise ConfigError(f"the run would have no update: {train.epochs} epochs of "

@@ -188,6 +188,9 @@ def test_steps_and_evaluations_as_the_authors_count():
   assert experiment.schedule(t, meta) == (1200, 1200, (400, 800, 1200))
   t.steps, t.eval_every = 1000, 400
   assert experiment.schedule(t, meta)[2] == (400, 800, 1000)  # and once at the end
+  t.global_batch_size = 2000
+  with pytest.raises(ConfigError, match="more than one pass over the training split"):
+    experiment.schedule(t, meta)
   bad = maze.get_config("paper")
   bad.train.epochs = 20001
   with pytest.raises(ConfigError, match="multiple of train.eval_interval"):
