@@ -22,15 +22,16 @@ TASKS = ("maze", "sudoku", "arc", "parity")
 HALT_RULES = ("q_halt", "q_halt_gt_continue")
 
 # Fields a resumed run may change: they decide when to evaluate, log or save, and how
-# evaluations are batched, subsampled and drawn, never what is trained. Changing
-# anything else (model, data, optimizer, seed, ACT at evaluation) is a new run.
+# evaluations are batched, subsampled, scored (which pass@K) and drawn, never what is
+# trained. Changing anything else (model, data, optimizer, seed, the segments or halting
+# rule at evaluation) is a new run.
 SAFE_FIELDS = frozenset(
     ["run_dir"]
     + [f"train.{k}" for k in ("eval_interval", "eval_every", "log_every", "checkpoint_every",
                               "keep_checkpoints", "keep_eval_checkpoints", "best_metric",
                               "time_limit_s", "progress", "wandb", "tensorboard")]
     + [f"eval.{k}" for k in ("global_batch_size", "max_examples", "final_max_examples",
-                             "num_render")])
+                             "num_render", "pass_ks")])
 # The run's length: safe to change on resume only while the learning rate does not depend on
 # it (optim.lr_min_ratio = 1: constant after warm-up, the reference default); with a cosine
 # decay the updates already made followed the old schedule.
