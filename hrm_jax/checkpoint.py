@@ -21,6 +21,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import shutil
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -41,6 +42,21 @@ class _QuietUnscoredSaves(logging.Filter):
 
 
 logging.getLogger("absl").addFilter(_QuietUnscoredSaves())
+
+
+def _drop_closed_loop_callbacks(hook):
+  """After a failed read, TensorStore completes its other reads into orbax's closed event
+  loop; each prints an 'Event loop is closed' traceback (sys.unraisablehook). Drop those."""
+  def filtered(unraisable):
+    e = unraisable.exc_value
+    if not (isinstance(e, RuntimeError) and str(e) == "Event loop is closed"):
+      hook(unraisable)
+  filtered.drops_closed_loop_callbacks = True
+  return filtered
+
+
+if not getattr(sys.unraisablehook, "drops_closed_loop_callbacks", False):
+  sys.unraisablehook = _drop_closed_loop_callbacks(sys.unraisablehook)
 
 
 class CheckpointError(UserError):
@@ -161,7 +177,8 @@ class Checkpoints:
     if failed:
       step, e = failed[0]
       raise CheckpointError(f"no checkpoint in {self.directory} can be read (newest: step "
-                            f"{step}: {_cause(e)})", hint="move the folder aside to start over")
+                            f"{step}: {_cause(e)})", hint="resume with the config the run was "
+                            "started with, or pass a new --config.run_dir")
     return 0, None
 
   def wait(self) -> None:

@@ -238,6 +238,13 @@ def test_corrupted_latest_checkpoint_falls_back_to_the_previous(tmp_path, data, 
   assert (run_dir / "corrupt_checkpoints" / "20").is_dir()
   assert summary["steps"] == 20 and _steps(run_dir) == [10, 20]
 
+  (run_dir / "config.json").unlink()                         # e.g. a run of an older version
+  other = tiny_run.config(run_dir, data, **kw)
+  other.model.hidden_size = 64                               # other shapes: nothing is readable
+  with pytest.raises(checkpoint.CheckpointError, match="no checkpoint in .* can be read"):
+    train.train(other, write_report=False)
+  assert _steps(run_dir) == [10, 20]                         # and nothing was moved
+
 
 # ----------------------------------------------------------------------------- the command line
 
