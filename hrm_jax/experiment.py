@@ -255,6 +255,23 @@ def run_dir(cfg: ConfigDict, defaults: ConfigDict | None = None) -> Path:
   return Path(name)
 
 
+# What only a training writes into its run directory (one of them marks a folder as a run's).
+RUN_MARKS = ("checkpoints", "metrics.jsonl", "data_identity.json", "lock")
+
+
+def check_run_dir(path: Path) -> None:
+  """Refuse a run directory that holds files but none a training writes: it is not a run's,
+  and a training would overwrite config.json, report.md, ... there."""
+  try:
+    entries = sorted(p.name for p in Path(path).iterdir())
+  except (FileNotFoundError, NotADirectoryError):
+    return                                   # created (or refused as not writable) by the lock
+  if entries and not set(entries) & set(RUN_MARKS):
+    shown = ", ".join(entries[:3]) + (", ..." if len(entries) > 3 else "")
+    raise ConfigError(f"config.run_dir = {str(path)!r} holds other files ({shown}), not a run",
+                      hint="pass a new or empty folder as --config.run_dir")
+
+
 def dataset_identity(data_path: Path) -> dict:
   """What identifies a dataset's contents, cheaply: its build_args.json, every split's
   dataset.json, and each .npy file's size and a hash of its first MiB."""

@@ -89,6 +89,7 @@ def train(cfg: ConfigDict, *, devices=None, write_report: bool = True) -> dict:
   run_dir = experiment.run_dir(cfg)
   if lead:
     print(f"run dir: {run_dir}")
+    experiment.check_run_dir(run_dir)
   with runlock.RunLock(run_dir, enabled=lead):
     ckpts = checkpoint.Checkpoints(run_dir / "checkpoints", cfg.train.keep_checkpoints,
                                    cfg.train.best_metric, cfg.train.keep_eval_checkpoints)

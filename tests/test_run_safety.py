@@ -120,6 +120,16 @@ def test_more_steps_resume_when_the_learning_rate_is_constant(tmp_path, data, ca
   assert json.loads((run_dir / "config.json").read_text())["train"]["steps"] == 20
 
 
+def test_a_folder_of_other_files_is_not_taken_as_a_run_dir(tmp_path, data):
+  mine = tmp_path / "mine"
+  mine.mkdir()
+  (mine / "config.json").write_text("my own")
+  with pytest.raises(ConfigError, match="holds other files \\(config.json\\), not a run"):
+    train.train(tiny_run.config(mine, data))
+  assert [p.name for p in mine.iterdir()] == ["config.json"]
+  assert (mine / "config.json").read_text() == "my own"
+
+
 def test_changed_dataset_is_refused(tmp_path, data):
   copy = tmp_path / "data"
   shutil.copytree(data, copy)
