@@ -325,8 +325,8 @@ def test_cli_nonfinite_loss_and_ctrl_c(tmp_path, data):
 @pytest.mark.slow
 def test_paper_config_that_cannot_fit_is_refused_before_running(tmp_path):
   """The paper Maze config on a CPU: XLA's memory analysis says ~750 GiB; one line, a batch."""
-  d = tasks.build_dataset("maze", tmp_path / "maze30", dict(size=30, train_size=16, test_size=8,
-                                                            min_path=110, seed=0), progress=False)
+  d = tasks.build_dataset("maze", tmp_path / "maze29", dict(  # a batch of 768 needs 768 mazes
+      generator="perfect", size=29, train_size=800, test_size=8, min_path=10), progress=False)
   rc, err = _cli("--config=experiments/configs/maze.py", f"--config.data.path={d}",
                  f"--config.run_dir={tmp_path / 'run'}", env={"XLA_FLAGS": ""}, timeout=300)
   assert rc == 2 and len(err) == 2 and err[0].startswith("error: the train step needs ")
