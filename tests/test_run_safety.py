@@ -27,6 +27,22 @@ def data(tmp_path_factory):
   return tiny_run.build_data(tmp_path_factory.mktemp("data"))
 
 
+RUN20 = dict(steps=20, eval_every=20, checkpoint_every=10)    # checkpoints 10 and 20
+
+
+@pytest.fixture(scope="module")
+def run20(tmp_path_factory, data):
+  """A finished tiny run (trained once; tests work on copies)."""
+  run_dir = tmp_path_factory.mktemp("run20") / "run"
+  train.train(tiny_run.config(run_dir, data, **RUN20), write_report=False)
+  return run_dir
+
+
+def _copy(run_dir: Path, to: Path) -> Path:
+  shutil.copytree(run_dir, to)
+  return to
+
+
 def _steps(run_dir: Path) -> list[int]:
   root = run_dir / "checkpoints"
   return sorted(int(p.name) for p in root.iterdir() if p.name.isdigit()) if root.is_dir() else []
@@ -70,10 +86,8 @@ def test_second_training_on_a_locked_run_dir_is_one_line(tmp_path, data):
 
 # ----------------------------------------------------------------------------- resume
 
-def test_resume_refuses_other_settings_and_allows_safe_ones(tmp_path, data, capsys):
-  run_dir = tmp_path / "run"
-  cfg = tiny_run.config(run_dir, data, steps=20, eval_every=20, checkpoint_every=10)
-  train.train(cfg, write_report=False)
+def test_resume_refuses_other_settings_and_allows_safe_ones(tmp_path, data, run20, capsys):
+  run_dir = _copy(run20, tmp_path / "run")
   saved = (run_dir / "config.json").read_text()
 
   other = tiny_run.config(run_dir, data, steps=20, eval_every=20, checkpoint_every=10)
@@ -232,10 +246,8 @@ def test_keeps_every_evaluation_checkpoint(tmp_path):
   assert _steps(tmp_path) == [1, 3, 4, 6]
 
 
-def test_corrupted_latest_checkpoint_falls_back_to_the_previous(tmp_path, data, capsys):
-  run_dir = tmp_path / "run"
-  kw = dict(steps=20, eval_every=20, checkpoint_every=10)
-  train.train(tiny_run.config(run_dir, data, **kw), write_report=False)
+def test_corrupted_latest_checkpoint_falls_back_to_the_previous(tmp_path, data, run20, capsys):
+  run_dir, kw = _copy(run20, tmp_path / "run"), RUN20
   assert _steps(run_dir) == [10, 20]
   for f in (run_dir / "checkpoints" / "20" / "params").rglob("d/*"):
     f.write_bytes(b"\0" * 100)                               # the arrays of step 20 are gone
