@@ -31,7 +31,7 @@ def report(e: BaseException, verbose: bool = False) -> int:
     traceback.print_exception(e)
   if isinstance(e, KeyboardInterrupt):
     print(str(e) or "interrupted", file=sys.stderr)
-    return 130
+    return getattr(e, "exit_code", 130)
   print(f"error: {e}", file=sys.stderr)
   if getattr(e, "hint", None):
     print(f"hint: {e.hint}", file=sys.stderr)

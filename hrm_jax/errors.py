@@ -16,5 +16,5 @@ class UserError(Exception):
 
 
 class Interrupted(KeyboardInterrupt):
-  """Ctrl-C, handled: `str(e)` says what was kept and how to go on; exit status 130."""
+  """Ctrl-C (or SIGTERM), handled: `str(e)` says what was kept and how to go on."""
   exit_code = 130

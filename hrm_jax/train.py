@@ -116,25 +116,28 @@ def _write_text(path: Path, text: str) -> None:
 
 
 class _CtrlC:
-  """While active, the first Ctrl-C only sets `hit` (the loop saves and stops); a second
-  one interrupts at once. Inactive outside the main thread (signals go there)."""
+  """While active, the first Ctrl-C (or SIGTERM, a scheduler's preemption notice) only
+  sets `hit` (the loop saves and stops); a second one acts at once. Inactive outside the
+  main thread (signals go there)."""
+  SIGNALS = {signal.SIGINT: "interrupted", signal.SIGTERM: "terminated"}
 
   def __init__(self):
-    self.hit, self._prev = False, None
+    self.hit, self._prev = None, {}
 
   def _handle(self, signum, frame):
-    self.hit = True
-    signal.signal(signal.SIGINT, self._prev)
-    tqdm.write("Ctrl-C: stopping after this update with a checkpoint (Ctrl-C again: at once)")
+    self.hit = self.SIGNALS[signum]
+    signal.signal(signum, self._prev[signum])
+    tqdm.write(f"{signal.Signals(signum).name}: stopping after this update with a checkpoint "
+               "(again: at once)")
 
   def __enter__(self):
     if threading.current_thread() is threading.main_thread():
-      self._prev = signal.signal(signal.SIGINT, self._handle)
+      self._prev = {s: signal.signal(s, self._handle) for s in self.SIGNALS}
     return self
 
   def __exit__(self, *exc):
-    if self._prev is not None:
-      signal.signal(signal.SIGINT, self._prev)
+    for s, handler in self._prev.items():
+      signal.signal(s, handler)
 
 
 def _free_device_bytes(device) -> int | None:
@@ -330,8 +333,10 @@ def _train(cfg, run_dir: Path, ckpts: checkpoint.Checkpoints, devices, write_rep
           save(step, {k: v for k, v in eval_metrics.items()} if do_eval else None)
         if ctrl_c.hit:
           ckpts.wait()
-          raise Interrupted(f"interrupted at step {step}; checkpoint saved; "
-                            "rerun the same command to resume")
+          stop = Interrupted(f"{ctrl_c.hit} at step {step}; checkpoint saved; "
+                             "rerun the same command to resume")
+          stop.exit_code = 143 if ctrl_c.hit == "terminated" else 130   # 128 + the signal
+          raise stop
         if out_of_time and not last:
           tqdm.write(f"time limit of {cfg.train.time_limit_s}s reached at step {step}")
           break

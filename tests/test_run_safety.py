@@ -319,19 +319,21 @@ def test_cli_nonfinite_loss_and_ctrl_c(tmp_path, data):
 
   run_dir = tmp_path / "run"
   flags = tiny_run.flags(run_dir, data, steps=100000, checkpoint_every=50, eval_every=100000)
-  proc = subprocess.Popen([sys.executable, "-m", "experiments.maze", *flags], cwd=REPO, env=ENV,
-                          stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-  deadline = time.time() + 120
-  while not _steps(run_dir) and time.time() < deadline:
-    assert proc.poll() is None, proc.stderr.read()[-2000:]
-    time.sleep(0.05)
-  proc.send_signal(signal.SIGINT)
-  _, stderr = proc.communicate(timeout=120)
-  assert proc.returncode == 130
-  last = stderr.strip().splitlines()[-1]
-  step = max(_steps(run_dir))
-  assert last == f"interrupted at step {step}; checkpoint saved; rerun the same command to resume"
-  assert "Traceback" not in stderr and not (run_dir / "lock").exists()
+  for sig, word, code in ((signal.SIGINT, "interrupted", 130), (signal.SIGTERM, "terminated", 143)):
+    before = max(_steps(run_dir), default=0)
+    proc = subprocess.Popen([sys.executable, "-m", "experiments.maze", *flags], cwd=REPO,
+                            env=ENV, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 120
+    while max(_steps(run_dir), default=0) <= before and time.time() < deadline:
+      assert proc.poll() is None, proc.stderr.read()[-2000:]
+      time.sleep(0.05)
+    proc.send_signal(sig)
+    _, stderr = proc.communicate(timeout=120)
+    assert proc.returncode == code
+    last = stderr.strip().splitlines()[-1]
+    step = max(_steps(run_dir))
+    assert last == f"{word} at step {step}; checkpoint saved; rerun the same command to resume"
+    assert "Traceback" not in stderr and not (run_dir / "lock").exists()
 
 
 @pytest.mark.slow
