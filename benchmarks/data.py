@@ -1,9 +1,14 @@
-"""Data benchmark: time to generate 1000 hard Sudoku and 1000 Maze-Hard, and loader batches/s.
+"""Data benchmark: time to make 1000 hard and extreme Sudoku and 1000 Maze-Hard; loader batches/s.
 
 Usage: python benchmarks/data.py [--count 1000] [--workers N] [--batch 768] [--out DIR]
-Targets (issue 3): 60 s for each 1000 on 2 cores.
+           [--sudoku hard,extreme]
+Targets (issues 3 and 13): 60 s for 1000 hard Sudoku and for 1000 mazes, 300 s for 1000 extreme
+Sudoku, on 2 cores. For each Sudoku preset it prints both ratings' distributions (guesses:
+branching nodes to the first solution; backtracks: dead ends of the complete search, the
+measure of Sudoku-Extreme's rating column, mean ~22 there) and a fingerprint of the puzzles.
 """
 import argparse
+import hashlib
 import os
 import sys
 import tempfile
@@ -14,8 +19,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import numpy as np  # noqa: E402
 
-from hrm_jax.data import maze, sudoku  # noqa: E402
+from hrm_jax.data import _sudoku_kernel, maze, sudoku  # noqa: E402
+from hrm_jax.data import _sudoku_solver as solver  # noqa: E402
 from hrm_jax.data.loader import TrainLoader  # noqa: E402
+
+SUDOKU_TARGET_S = {"hard": 60, "extreme": 300}
+BINS = [0, 1, 2, 3, 5, 10, 20, 50, 100]
 
 
 def _time(fn):
@@ -24,23 +33,56 @@ def _time(fn):
     return time.perf_counter() - t0, out
 
 
+def distribution(name: str, ratings: np.ndarray) -> str:
+    """One line: mean, percentiles and a histogram of a rating array."""
+    s = sudoku.rating_summary(ratings)
+    edges = BINS + [max(BINS[-1], int(ratings.max())) + 1]
+    counts = np.histogram(ratings, bins=edges)[0]
+    hist = " ".join(f"{lo}{'' if hi - lo == 1 else ('+' if i == len(BINS) - 1 else f'-{hi - 1}')}"
+                    f":{c}" for i, (lo, hi, c) in enumerate(zip(edges[:-1], edges[1:], counts)))
+    return (f"  {name:10s} mean {s['mean']:.2f}, p10 {s['p10']:.0f}, p25 {s['p25']:.0f}, "
+            f"median {s['median']:.0f}, p75 {s['p75']:.0f}, p90 {s['p90']:.0f}, "
+            f"p99 {s['p99']:.0f}, max {s['max']:.0f} | {hist}")
+
+
+def bench_sudoku(difficulty: str, count: int, workers: int) -> None:
+    """Generate `count` puzzles of a preset; print the time and both rating distributions."""
+    secs, (q, a, guesses, backtracks) = _time(lambda: sudoku.generate_puzzles(
+        count, 0, difficulty, workers=workers, progress=False))
+    digest = hashlib.sha1(q.tobytes() + a.tobytes()).hexdigest()[:12]
+    target = SUDOKU_TARGET_S.get(difficulty)
+    print(f"sudoku: {count} {difficulty} puzzles in {secs:.1f} s"
+          + (f" (target {target * count / 1000:.0f} s)" if target else "")
+          + f"; clues mean {(q > 0).sum(1).mean():.1f}; puzzles sha1 {digest}")
+    print(distribution("guesses", guesses))
+    print(distribution("backtracks", backtracks))
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--count", type=int, default=1000)
     p.add_argument("--workers", type=int, default=None, help="default: all CPUs")
     p.add_argument("--batch", type=int, default=768, help="global batch size for the loader")
     p.add_argument("--loader-batches", type=int, default=200)
-    p.add_argument("--out", default=None, help="where to build the loader's dataset (default: temp dir)")
+    p.add_argument("--sudoku", default="hard,extreme",
+                   help="comma-separated Sudoku presets to time (empty: none)")
+    p.add_argument("--out", default=None,
+                   help="where to build the loader's dataset (default: temp dir)")
     a = p.parse_args()
     workers = a.workers or os.cpu_count()
-    print(f"{os.cpu_count()} CPUs, {workers} workers")
+    print(f"{os.cpu_count()} CPUs, {workers} workers; load average "
+          + " ".join(f"{x:.2f}" for x in os.getloadavg()))
 
-    secs, (_, _, ratings) = _time(lambda: sudoku.generate_puzzles(a.count, 0, "hard", workers=workers,
-                                                                  progress=False))
-    print(f"sudoku: {a.count} hard puzzles in {secs:.1f} s (target 60 s); guesses mean "
-          f"{ratings.mean():.1f}, median {np.median(ratings):.0f}")
-    secs, (_, _, infos) = _time(lambda: maze.generate_mazes(a.count, 0, "train", 30, 110, workers=workers,
-                                                            progress=False))
+    if _sudoku_kernel.AVAILABLE:
+        secs, _ = _time(lambda: solver.backtracks([0] * 81))  # compile or load the kernel
+        print(f"sudoku kernel: numba, ready in {secs:.1f} s")
+    else:
+        print("sudoku kernel: numba not installed, pure Python (same puzzles, slower)")
+    for difficulty in filter(None, a.sudoku.split(",")):
+        bench_sudoku(difficulty, a.count, workers)
+
+    secs, (_, _, infos) = _time(lambda: maze.generate_mazes(a.count, 0, "train", 30, 110,
+                                                            workers=workers, progress=False))
     lengths = np.array([i["path_len"] for i in infos])
     print(f"maze: {a.count} Maze-Hard 30x30 in {secs:.1f} s (target 60 s); path length mean "
           f"{lengths.mean():.1f}, min {lengths.min()}, p50 {np.median(lengths):.0f}, "

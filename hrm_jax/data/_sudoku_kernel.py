@@ -105,7 +105,7 @@ if AVAILABLE:
     def _search(grid, limit, sols, units, peers, scratch):
         """Depth-first search: (solutions found up to limit, branching nodes, dead ends).
 
-        Solutions go to sols[:found] in search order; a clash among the givens gives (0, 0, 0).
+        Solutions go to sols[:found] in search order; givens that clash are one dead end: (0, 0, 1).
         """
         ms, ps, cell_at, next_d, single = scratch
         ms[0, :] = ALL
@@ -114,7 +114,7 @@ if AVAILABLE:
             v = grid[c]
             if v:
                 if not (ms[0, c] >> (v - 1)) & 1:
-                    return 0, 0, 0
+                    return 0, 0, 1
                 _place(ms[0], ps[0], c, v - 1, peers)
         found = 0
         guesses = 0

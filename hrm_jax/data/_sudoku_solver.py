@@ -6,6 +6,11 @@ with one place in a row, column or box) bit-parallel over all units at once; sea
 on a cell with the fewest candidates (lowest index first, digits ascending), so the number of
 guesses is a deterministic property of the grid as given.
 
+Two ratings come from this search: `rate` (branching nodes until the first solution) and
+`backtracks` (dead ends of the complete search; Sudoku-Extreme's measure). `_sudoku_kernel`
+runs the same search compiled with numba when numba is installed, with identical results;
+this module's own code is the reference and the fallback (`python_search`).
+
 Grids are sequences of 81 ints, 0 for blank and 1..9 for digits.
 """
 from __future__ import annotations
@@ -27,7 +32,8 @@ _ROW = (sum(1 << (d * 81 + r * 9) for d in range(9) for r in range(9)), list(ran
 _COL = (sum(1 << (d * 81 + c) for d in range(9) for c in range(9)), [9 * r for r in range(9)],
         sum(1 << (9 * r) for r in range(9)))
 _BOX_SHIFTS = [9 * i + j for i in range(3) for j in range(3)]
-_BOX = (sum(1 << (d * 81 + 27 * br + 3 * bc) for d in range(9) for br in range(3) for bc in range(3)),
+_BOX = (sum(1 << (d * 81 + 27 * br + 3 * bc)
+            for d in range(9) for br in range(3) for bc in range(3)),
         _BOX_SHIFTS, sum(1 << s for s in _BOX_SHIFTS))
 
 
@@ -164,7 +170,7 @@ def python_search(grid: Sequence[int], limit: int) -> tuple[list[list[int]], int
     """The pure-Python search: (up to `limit` solutions, branching nodes, dead ends)."""
     enc = _encode(grid if isinstance(grid, list) else [int(v) for v in grid])
     if enc is None:
-        return [], 0, 0
+        return [], 0, 1  # givens that clash: the root is a dead end
     sols: list[int] = []
     stats = [0, 0]
     _search(enc[0], enc[1], limit, sols, stats, None)
@@ -212,14 +218,17 @@ def rate(grid: Sequence[int]) -> int:
 def backtracks(grid: Sequence[int]) -> int:
     """Backtrack rating: dead ends of the complete search that finds and proves the solution.
 
-    The search is the module's: naked and hidden singles propagated to a fixpoint after every
-    placement, branching on the lowest-index cell with the fewest candidates, digits ascending,
-    depth first, run to the end (limit 2: a unique puzzle's whole tree is searched). A dead end
-    is a node where propagation fails: a cell without candidates, a digit without a place in a
-    row, column or box, or two singles that clash. Each dead end is one guess undone, and for a
-    unique puzzle the count equals the guesses of the same search made with binary decisions
-    ("cell = digit" or not; a cell's last candidate is forced, not guessed), which is what
-    tdoku, the solver that rated Sudoku-Extreme, counts. 0: solved by singles alone.
+    Precisely: the depth-first search of this module (after every placement, naked and hidden
+    singles are propagated to a fixpoint; it branches on the lowest-index cell with the fewest
+    candidates, trying its digits in ascending order), run to the end with limit 2, so that a
+    unique puzzle's whole tree is searched. A dead end is a node where propagation fails: a cell
+    without candidates, a digit without a place in a row, column or box, or two singles that
+    clash. Each dead end is one guess undone. For a unique puzzle the count equals the guesses
+    the same search makes with binary decisions ("cell = digit", else "cell != digit"; a cell's
+    last candidate is forced, not guessed): leaves - 1 of the tree. That is the count tdoku
+    reports and that Sudoku-Extreme's rating column holds (mean ~22), but tdoku propagates
+    more (locked candidates as well) and branches on other choices, so it needs fewer guesses
+    on the same puzzle: equal means here are the weaker difficulty. 0: singles alone solve it.
     """
     return _run(_checked(grid), 2)[2]
 

@@ -1,8 +1,10 @@
 """Sudoku-Extreme-like datasets in the HRM format, generated offline and seeded.
 
     python -m hrm_jax.data.sudoku --out data/sudoku-hard-1k-aug-1000 \
-        --train-size 1000 --num-aug 1000 --test-size 1000 --seed 0 [--difficulty easy|medium|hard]
-    python -m hrm_jax.data.sudoku --out data/sudoku-extreme-1k --from-csv DIR_WITH_train.csv_test.csv
+        --train-size 1000 --num-aug 1000 --test-size 1000 --seed 0 \
+        [--difficulty easy|medium|hard|extreme]
+    python -m hrm_jax.data.sudoku --out data/sudoku-extreme-1k \
+        --from-csv DIR_WITH_train.csv_test.csv
 
 Tokens (as the authors' builder): PAD 0, blank 1, digit d -> d + 1; seq_len 81; every cell is
 supervised (ignore_label_id = 0 = PAD never occurs in labels); one puzzle identifier "<blank>".
@@ -10,11 +12,17 @@ supervised (ignore_label_id = 0 = PAD never occurs in labels); one puzzle identi
 Difficulties:
   easy   unique puzzles with `blanks` (default 40) cells removed; almost all solve by singles.
   medium minimal puzzles (no clue can be removed without losing uniqueness).
-  hard   minimal puzzles improved by hill climbing on the rating (remove two clues, restore
-         uniqueness with clues from the solution, re-minimise, keep when not easier), kept only
-         when rated >= min_guesses.
-The rating is the number of guesses (branching nodes) a backtracking solver with naked and
-hidden singles needs to find the solution (`_sudoku_solver.rate`).
+  hard   minimal puzzles improved by `climb_steps` steps of hill climbing on the guesses rating
+         (remove `climb_drop` clues, restore uniqueness with clues from the solution,
+         re-minimise, keep when not easier), kept only when rated >= min_guesses.
+  extreme the same climb, longer and on the backtracks rating: mean ~22 backtracks, the mean
+         published for Sudoku-Extreme (see `_sudoku_solver.backtracks` for how that compares).
+Two ratings, both from the deterministic solver of `_sudoku_solver` (naked and hidden singles,
+branching on the lowest-index cell with the fewest candidates):
+  guesses    branching nodes visited until the first solution (`_sudoku_solver.rate`);
+  backtracks dead ends of the complete search that finds the solution and proves it unique
+             (`_sudoku_solver.backtracks`), the measure Sudoku-Extreme's rating column uses.
+Puzzles are kept when rated >= min_guesses and >= min_backtracks (0 unless given).
 
 Candidate puzzle i is a pure function of (seed, i), and candidates are accepted in index order
 (rating filter, then dedup up to the symmetry group), so the output is byte-identical for a
@@ -31,7 +39,7 @@ import random
 import sys
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 from tqdm import tqdm
@@ -40,17 +48,22 @@ from hrm_jax import cli
 from hrm_jax.data import _cli
 from hrm_jax.data import _sudoku_solver as solver
 from hrm_jax.data._pool import Workers
-from hrm_jax.data.augment import apply_transforms, canonical_key, is_valid_solution, random_transforms
+from hrm_jax.data.augment import (apply_transforms, canonical_key, is_valid_solution,
+                                  random_transforms)
 from hrm_jax.data.format import (BuildSettingError, DatasetFormatError, DatasetMetadata, SplitSet,
                                  check_setting, claim_dataset_folder, write_dataset)
 
 CSV_HEADERS = (["source", "question", "answer", "rating"],  # Sudoku-Extreme's files
                ["source", "q", "a", "rating"])
-PRESETS: dict[str, dict[str, int]] = {
+PRESETS: dict[str, dict[str, Any]] = {
     "easy": dict(blanks=40, climb_steps=0, min_guesses=0),
     "medium": dict(blanks=81, climb_steps=0, min_guesses=0),
     "hard": dict(blanks=81, climb_steps=5, min_guesses=3),
+    "extreme": dict(blanks=81, climb_steps=50, climb_drop=1, climb_on="backtracks", min_guesses=0),
 }
+# Settings a preset may leave out (then they are not part of its build arguments either).
+SETTING_DEFAULTS: dict[str, Any] = dict(climb_drop=2, climb_on="guesses", min_backtracks=0)
+RATINGS = {"guesses": solver.rate, "backtracks": solver.backtracks}
 
 
 # ----------------------------------------------------------------------------- one puzzle
@@ -74,81 +87,111 @@ def _restore_uniqueness(grid: list[int], solution: list[int], rng: random.Random
         grid[cell] = solution[cell]
 
 
-def make_candidate(seed: int, index: int, blanks: int, climb_steps: int) -> tuple[list[int], list[int], int]:
-    """Candidate puzzle `index` of stream `seed`: (puzzle[81], solution[81], rating); 0 = blank."""
+class Candidate(NamedTuple):
+    """One generated puzzle: grids of 81 ints (0 = blank) and its two ratings."""
+    puzzle: list[int]
+    solution: list[int]
+    guesses: int
+    backtracks: int
+
+
+def make_candidate(seed: int, index: int, blanks: int, climb_steps: int, climb_drop: int = 2,
+                   climb_on: str = "guesses") -> Candidate:
+    """Candidate puzzle `index` of stream `seed`, climbed `climb_steps` steps on `climb_on`."""
     state = np.random.SeedSequence([seed, 0, index]).generate_state(2)
     rng = random.Random(int(state[0]) << 32 | int(state[1]))
+    rate = RATINGS[climb_on]
     solution = solver.random_solution(rng)
     puzzle = _remove_clues(solution, rng, blanks)
-    rating = solver.rate(puzzle)
+    rating = rate(puzzle)
     for _ in range(climb_steps):
         trial = list(puzzle)
-        for cell in rng.sample([c for c in range(81) if trial[c]], 2):
+        for cell in rng.sample([c for c in range(81) if trial[c]], climb_drop):
             trial[cell] = 0
         trial = _remove_clues(_restore_uniqueness(trial, solution, rng), rng)
-        trial_rating = solver.rate(trial)
+        trial_rating = rate(trial)
         if trial_rating >= rating:
             puzzle, rating = trial, trial_rating
-    return puzzle, solution, rating
+    return Candidate(puzzle, solution, solver.rate(puzzle), solver.backtracks(puzzle))
 
 
-def _candidate_job(job: tuple[int, int, int, int]) -> tuple[list[int], list[int], int, bytes]:
-    puzzle, solution, rating = make_candidate(*job)
-    return puzzle, solution, rating, canonical_key(np.asarray(puzzle))
+def _candidate_job(job: tuple[Any, ...]) -> tuple[Candidate, bytes]:
+    candidate = make_candidate(*job)
+    return candidate, canonical_key(np.asarray(candidate.puzzle))
 
 
 # ----------------------------------------------------------------------------- many puzzles
 
+class Puzzles(NamedTuple):
+    """Generated puzzles: puzzles, solutions [n, 81] uint8 (0 = blank); ratings [n] int32."""
+    puzzles: np.ndarray
+    solutions: np.ndarray
+    guesses: np.ndarray
+    backtracks: np.ndarray
+
+
 def generate_puzzles(n: int, seed: int = 0, difficulty: str = "hard", *, blanks: int | None = None,
                      climb_steps: int | None = None, min_guesses: int | None = None,
-                     workers: int | None = None, progress: bool = True,
-                     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Generate n distinct puzzles (no two related by a symmetry): (puzzles, solutions, ratings).
+                     min_backtracks: int | None = None, workers: int | None = None,
+                     progress: bool = True) -> Puzzles:
+    """Generate n distinct puzzles (no two related by a symmetry), with both ratings.
 
-    puzzles, solutions: [n, 81] uint8 with 0 = blank and 1..9 digits; ratings: [n] int32.
     `difficulty` picks a preset from PRESETS; the keyword arguments override it.
     """
-    cfg = generator_settings(difficulty, blanks, climb_steps, min_guesses)
+    cfg = {**SETTING_DEFAULTS, **generator_settings(difficulty, blanks, climb_steps, min_guesses,
+                                                    min_backtracks)}
     check_setting("n", n, 0)
     seen: set[bytes] = set()
-    out: list[tuple[list[int], list[int], int]] = []
+    out: list[Candidate] = []
     next_index, tried = 0, 0
     pool = Workers(workers)
     bar = tqdm(total=n, desc=f"sudoku {difficulty}", disable=not progress, unit="puzzle")
+    settings = (cfg["blanks"], cfg["climb_steps"], cfg["climb_drop"], cfg["climb_on"])
     try:
         while len(out) < n:
             accept_rate = (len(out) + 1) / (tried + 1)
             size = pool.size
             chunk = max(4 * size, min(4096, int(1.2 * (n - len(out)) / accept_rate) + size))
-            jobs = [(seed, i, cfg["blanks"], cfg["climb_steps"]) for i in range(next_index, next_index + chunk)]
+            jobs = [(seed, i, *settings) for i in range(next_index, next_index + chunk)]
             next_index += chunk
-            for puzzle, solution, rating, key in pool.map(_candidate_job, jobs, chunksize=4):
+            per_task = 4 if cfg["climb_steps"] < 20 else 1
+            for candidate, key in pool.map(_candidate_job, jobs, chunksize=per_task):
                 tried += 1
-                if len(out) >= n or rating < cfg["min_guesses"] or key in seen:
+                if (len(out) >= n or candidate.guesses < cfg["min_guesses"]
+                        or candidate.backtracks < cfg["min_backtracks"] or key in seen):
                     continue
                 seen.add(key)
-                out.append((puzzle, solution, rating))
+                out.append(candidate)
                 bar.update(1)
     finally:
         bar.close()
         pool.close()
-    puzzles = np.asarray([p for p, _, _ in out], np.uint8).reshape(n, 81)
-    solutions = np.asarray([s for _, s, _ in out], np.uint8).reshape(n, 81)
-    return puzzles, solutions, np.asarray([r for _, _, r in out], np.int32)
+    return Puzzles(np.asarray([c.puzzle for c in out], np.uint8).reshape(n, 81),
+                   np.asarray([c.solution for c in out], np.uint8).reshape(n, 81),
+                   np.asarray([c.guesses for c in out], np.int32),
+                   np.asarray([c.backtracks for c in out], np.int32))
 
 
 def generator_settings(difficulty: str = "hard", blanks: int | None = None,
-                       climb_steps: int | None = None, min_guesses: int | None = None) -> dict:
-    """The preset of `difficulty` with the given overrides, each checked against its range."""
+                       climb_steps: int | None = None, min_guesses: int | None = None,
+                       min_backtracks: int | None = None) -> dict:
+    """The preset of `difficulty` with the given overrides, each checked against its range.
+
+    Settings of SETTING_DEFAULTS appear only where the preset or an override sets them, so the
+    build arguments of the older presets are what they were.
+    """
     if difficulty not in PRESETS:
         raise BuildSettingError(f"difficulty (--difficulty) must be one of {sorted(PRESETS)}, "
                                 f"got {difficulty!r}")
     cfg = dict(PRESETS[difficulty])
     cfg.update({k: v for k, v in dict(blanks=blanks, climb_steps=climb_steps,
-                                      min_guesses=min_guesses).items() if v is not None})
-    check_setting("blanks", cfg["blanks"], 1, 81)
-    check_setting("climb_steps", cfg["climb_steps"], 0)
-    check_setting("min_guesses", cfg["min_guesses"], 0)
+                                      min_guesses=min_guesses,
+                                      min_backtracks=min_backtracks).items() if v is not None})
+    full = {**SETTING_DEFAULTS, **cfg}
+    check_setting("blanks", full["blanks"], 1, 81)
+    check_setting("climb_steps", full["climb_steps"], 0)
+    check_setting("min_guesses", full["min_guesses"], 0)
+    check_setting("min_backtracks", full["min_backtracks"], 0)
     return cfg
 
 
@@ -215,8 +258,9 @@ def read_sudoku_csv(path: str | os.PathLike, min_rating: int | None = None,
 
 # ----------------------------------------------------------------------------- dataset
 
-def make_split(puzzles: np.ndarray, solutions: np.ndarray, num_aug: int, rng: np.random.Generator) -> SplitSet:
-    """Tokenise puzzles/solutions [n, 81] (0 = blank) into one group per puzzle with num_aug transforms."""
+def make_split(puzzles: np.ndarray, solutions: np.ndarray, num_aug: int,
+               rng: np.random.Generator) -> SplitSet:
+    """Tokenise puzzles/solutions [n, 81] (0 = blank): one group per puzzle, num_aug transforms."""
     n, per = puzzles.shape[0], 1 + num_aug
     inputs = np.empty((n * per, 81), np.uint8)
     labels = np.empty((n * per, 81), np.uint8)
@@ -234,21 +278,25 @@ def make_split(puzzles: np.ndarray, solutions: np.ndarray, num_aug: int, rng: np
 
 
 def _metadata(split: SplitSet) -> DatasetMetadata:
-    return DatasetMetadata(pad_id=0, ignore_label_id=0, blank_identifier_id=0, vocab_size=11, seq_len=81,
+    return DatasetMetadata(pad_id=0, ignore_label_id=0, blank_identifier_id=0, vocab_size=11,
+                           seq_len=81,
                            num_puzzle_identifiers=1, total_groups=split.num_groups,
                            mean_puzzle_examples=1, sets=["all"])
 
 
 def build_sudoku(out_dir: str | os.PathLike, *, train_size: int = 1000, test_size: int = 1000,
                  num_aug: int = 1000, seed: int = 0, difficulty: str = "hard",
-                 min_guesses: int | None = None, climb_steps: int | None = None, blanks: int | None = None,
-                 from_csv: str | os.PathLike | None = None, test_csv: str | os.PathLike | None = None,
+                 min_guesses: int | None = None, climb_steps: int | None = None,
+                 blanks: int | None = None, min_backtracks: int | None = None,
+                 from_csv: str | os.PathLike | None = None,
+                 test_csv: str | os.PathLike | None = None,
                  workers: int | None = None, force: bool = False, progress: bool = True) -> Path:
-    """Build (or reuse, when `build_args.json` matches) a Sudoku dataset directory; returns its path.
+    """Build (or reuse, when `build_args.json` matches) a Sudoku dataset folder; returns its path.
 
     With `from_csv` (a directory holding train.csv and test.csv, or the train CSV with `test_csv`)
     the authors' puzzles are used: `train_size` subsamples train (0 = all), `min_guesses` filters
-    on the CSV rating. Otherwise puzzles are generated (see module docstring). The output
+    on the CSV rating (`min_backtracks` does not apply). Otherwise puzzles are generated (see
+    module docstring), and the stats files hold both ratings of every puzzle. The output
     folder follows `claim_dataset_folder` (reused when built with the same arguments;
     replaced only with `force` when built with others).
     """
@@ -257,19 +305,22 @@ def build_sudoku(out_dir: str | os.PathLike, *, train_size: int = 1000, test_siz
     check_setting("train_size", train_size, least)
     check_setting("test_size", test_size, least)
     check_setting("num_aug", num_aug, 0)
-    args: dict[str, Any] = dict(builder="sudoku", version=1, train_size=train_size, test_size=test_size,
+    args: dict[str, Any] = dict(builder="sudoku", version=1, train_size=train_size,
+                                test_size=test_size,
                                 num_aug=num_aug, seed=seed)
     if from_csv is not None:
         train_csv = Path(from_csv) / "train.csv" if Path(from_csv).is_dir() else Path(from_csv)
         test_path = Path(test_csv) if test_csv else train_csv.parent / "test.csv"
-        args.update(from_csv=str(train_csv.resolve()), test_csv=str(test_path.resolve()), min_guesses=min_guesses)
+        args.update(from_csv=str(train_csv.resolve()), test_csv=str(test_path.resolve()),
+                    min_guesses=min_guesses)
     else:
         args.update(difficulty=difficulty, **generator_settings(difficulty, blanks, climb_steps,
-                                                                min_guesses))
+                                                                min_guesses, min_backtracks))
     if claim_dataset_folder(out_dir, args, force):
         return out_dir
     t0 = time.time()
 
+    ratings: dict[str, np.ndarray] = {}
     if from_csv is not None:
         q_tr, a_tr, r_tr = read_sudoku_csv(args["from_csv"], min_guesses)
         q_te, a_te, r_te = read_sudoku_csv(args["test_csv"], min_guesses)
@@ -279,26 +330,38 @@ def build_sudoku(out_dir: str | os.PathLike, *, train_size: int = 1000, test_siz
         if test_size and test_size < len(q_te):
             q_te, a_te, r_te = q_te[:test_size], a_te[:test_size], r_te[:test_size]
     else:
-        q, a, r = generate_puzzles(train_size + test_size, seed, difficulty, blanks=args["blanks"],
-                                   climb_steps=args["climb_steps"], min_guesses=args["min_guesses"],
-                                   workers=workers, progress=progress)
+        q, a, r, bt = generate_puzzles(train_size + test_size, seed, difficulty,
+                                       blanks=args["blanks"], climb_steps=args["climb_steps"],
+                                       min_guesses=args["min_guesses"],
+                                       min_backtracks=args.get("min_backtracks"),
+                                       workers=workers, progress=progress)
         q_tr, a_tr, r_tr = q[:train_size], a[:train_size], r[:train_size]
         q_te, a_te, r_te = q[train_size:], a[train_size:], r[train_size:]
+        ratings = {"train_backtracks": bt[:train_size], "test_backtracks": bt[train_size:]}
 
     train = make_split(q_tr, a_tr, num_aug, np.random.default_rng([seed, 1]))
     test = make_split(q_te, a_te, 0, np.random.default_rng([seed, 3]))
+    ratings = {"train": r_tr, "test": r_te, **ratings}
     stats = {"train_rating": rating_summary(r_tr), "test_rating": rating_summary(r_te),
-             "train_clues": rating_summary((q_tr > 0).sum(1)), "test_clues": rating_summary((q_te > 0).sum(1))}
-    print("; ".join(f"{s}: {stats[s + '_rating']['count']} puzzles, rating (guesses) mean "
-                    f"{stats[s + '_rating'].get('mean', 0):.2f}, clues mean "
-                    f"{stats[s + '_clues'].get('mean', 0):.1f}" for s in ("train", "test")))
+             "train_clues": rating_summary((q_tr > 0).sum(1)),
+             "test_clues": rating_summary((q_te > 0).sum(1))}
+    stats.update({k: rating_summary(v) for k, v in ratings.items() if k.endswith("backtracks")})
+    what = "rating (CSV)" if from_csv is not None else "rating (guesses)"
+
+    def line(s: str) -> str:
+        more = (f", backtracks mean {stats[s + '_backtracks'].get('mean', 0):.2f}"
+                if s + "_backtracks" in stats else "")
+        return (f"{s}: {stats[s + '_rating']['count']} puzzles, {what} mean "
+                f"{stats[s + '_rating'].get('mean', 0):.2f}{more}, clues mean "
+                f"{stats[s + '_clues'].get('mean', 0):.1f}")
+    print("; ".join(line(s) for s in ("train", "test")))
     return write_dataset(out_dir, {"train": (_metadata(train), {"all": train}),
                                    "test": (_metadata(test), {"all": test})}, ["<blank>"],
                          started=t0,
                          extra_files={"build_args.json": json.dumps(args, indent=1, sort_keys=True),
                                       "sudoku_stats.json": json.dumps(stats, indent=1),
-                                      "sudoku_ratings.json": json.dumps({"train": r_tr.tolist(),
-                                                                         "test": r_te.tolist()})})
+                                      "sudoku_ratings.json": json.dumps(
+                                          {k: v.tolist() for k, v in ratings.items()})})
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -315,11 +378,14 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--difficulty", choices=sorted(PRESETS), default="hard", help="generator preset")
     p.add_argument("--min-guesses", type=int, default=None,
                    help="keep puzzles rated at least this (default: the preset's)")
+    p.add_argument("--min-backtracks", type=int, default=None,
+                   help="keep puzzles with at least this many backtracks (generated only)")
     p.add_argument("--climb-steps", type=int, default=None,
                    help="hill-climbing steps per puzzle (default: the preset's)")
     p.add_argument("--blanks", type=int, default=None,
                    help="most blank cells, 1-81 (default: the preset's)")
-    p.add_argument("--from-csv", default=None, help="authors' CSV directory (train.csv, test.csv) or train CSV")
+    p.add_argument("--from-csv", default=None,
+                   help="authors' CSV directory (train.csv, test.csv) or train CSV")
     p.add_argument("--test-csv", default=None,
                    help="test CSV (default: test.csv beside the train CSV)")
     p.add_argument("--workers", type=int, default=None, help="processes (default: all CPUs)")
@@ -329,7 +395,7 @@ def main(argv: list[str] | None = None) -> int:
     a = p.parse_args(argv)
     build_sudoku(a.out, train_size=a.train_size, test_size=a.test_size, num_aug=a.num_aug,
                  seed=a.seed, difficulty=a.difficulty, min_guesses=a.min_guesses,
-                 climb_steps=a.climb_steps,
+                 climb_steps=a.climb_steps, min_backtracks=a.min_backtracks,
                  blanks=a.blanks, from_csv=a.from_csv, test_csv=a.test_csv, workers=a.workers,
                  force=a.force, progress=not a.quiet)
     return 0
