@@ -38,8 +38,9 @@ def distribution(name: str, ratings: np.ndarray) -> str:
     s = sudoku.rating_summary(ratings)
     edges = BINS + [max(BINS[-1], int(ratings.max())) + 1]
     counts = np.histogram(ratings, bins=edges)[0]
-    hist = " ".join(f"{lo}{'' if hi - lo == 1 else ('+' if i == len(BINS) - 1 else f'-{hi - 1}')}"
-                    f":{c}" for i, (lo, hi, c) in enumerate(zip(edges[:-1], edges[1:], counts)))
+    labels = [f"{lo}+" if i == len(BINS) - 1 else str(lo) if hi - lo == 1 else f"{lo}-{hi - 1}"
+              for i, (lo, hi) in enumerate(zip(edges[:-1], edges[1:]))]
+    hist = " ".join(f"{label}:{c}" for label, c in zip(labels, counts))
     return (f"  {name:10s} mean {s['mean']:.2f}, p10 {s['p10']:.0f}, p25 {s['p25']:.0f}, "
             f"median {s['median']:.0f}, p75 {s['p75']:.0f}, p90 {s['p90']:.0f}, "
             f"p99 {s['p99']:.0f}, max {s['max']:.0f} | {hist}")

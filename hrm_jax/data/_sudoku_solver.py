@@ -244,6 +244,13 @@ def remove_clues(grid: Sequence[int], order: Sequence[int], max_blanks: int = 81
     return python_remove_clues(grid, order, max_blanks)
 
 
+def warm_up() -> None:
+    """Compile (or load from numba's cache) the kernel now, e.g. before forking workers."""
+    if _kernel.AVAILABLE:
+        remove_clues([0] * 81, [], 81)
+        _run([0] * 81, 1)
+
+
 def random_solution(rng: random.Random) -> list[int]:
     """A uniformly-shuffled search from the empty grid: a random complete valid grid."""
     sols: list[int] = []

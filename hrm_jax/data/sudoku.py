@@ -144,6 +144,7 @@ def generate_puzzles(n: int, seed: int = 0, difficulty: str = "hard", *, blanks:
     seen: set[bytes] = set()
     out: list[Candidate] = []
     next_index, tried = 0, 0
+    solver.warm_up()  # once here rather than in every forked worker
     pool = Workers(workers)
     bar = tqdm(total=n, desc=f"sudoku {difficulty}", disable=not progress, unit="puzzle")
     settings = (cfg["blanks"], cfg["climb_steps"], cfg["climb_drop"], cfg["climb_on"])
