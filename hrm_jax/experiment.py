@@ -115,13 +115,26 @@ def check(cfg: ConfigDict) -> None:
 
 
 def ensure_dataset(cfg: ConfigDict, progress: bool = True) -> Path:
-  """The dataset directory; built with `cfg.data.build` when it does not exist yet."""
+  """The dataset directory, built with `cfg.data.build` when it does not exist yet.
+
+  A dataset this library built (it has build_args.json) must have been built with
+  `cfg.data.build`: the builder reuses it (one line) or refuses it, naming the arguments
+  that differ. A dataset without build_args.json (e.g. the authors' own) is used as it is.
+  """
   path = Path(cfg.data.path)
-  if (path / "train" / "dataset.json").is_file():
+  built = (path / "train" / "dataset.json").is_file()
+  if built and not (path / "build_args.json").is_file():
     return path
   from hrm_jax import tasks
-  print(f"dataset {path} not found: building it ({cfg.task}, {cfg.data.build.to_dict()})")
-  tasks.build_dataset(cfg.task, path, cfg.data.build.to_dict(), progress=progress)
+  from hrm_jax.data.format import OutputFolderError
+  if not built:
+    print(f"dataset {path} not found: building it ({cfg.task}, {cfg.data.build.to_dict()})")
+  try:
+    tasks.build_dataset(cfg.task, path, cfg.data.build.to_dict(), progress=progress)
+  except OutputFolderError as e:
+    raise ConfigError(f"config.data.path: {e}", hint=(
+        "point --config.data.path at another folder, or make config.data.build match the "
+        "dataset's build_args.json")) from e
   return path
 
 

@@ -145,16 +145,34 @@ def test_a_folder_of_other_files_is_not_taken_as_a_run_dir(tmp_path, data):
 
 
 def test_changed_dataset_is_refused(tmp_path, data):
+  # Without build_args.json (as the authors' data) only the run's record of the data tells.
   copy = tmp_path / "data"
   shutil.copytree(data, copy)
+  (copy / "build_args.json").unlink()
   run_dir = tmp_path / "run"
   cfg = tiny_run.config(run_dir, copy, steps=10, eval_every=10, checkpoint_every=5)
   train.train(cfg, write_report=False)
   shutil.rmtree(run_dir / "checkpoints" / "10")              # as if killed after step 5
   shutil.rmtree(copy)
   tasks.build_dataset("maze", copy, {**tiny_run.DATA_ARGS, "seed": 1}, progress=False)
+  (copy / "build_args.json").unlink()
   with pytest.raises(ConfigError, match="changed since this run started"):
     train.train(cfg, write_report=False)
+
+
+def test_dataset_built_with_other_arguments_is_refused(tmp_path, data, capsys):
+  cfg = tiny_run.config(tmp_path / "run", data)
+  assert experiment.ensure_dataset(cfg, progress=False) == Path(data)   # same arguments: reused
+  assert "reusing" in capsys.readouterr().out
+  cfg.data.build.seed = 1
+  with pytest.raises(ConfigError, match="config.data.path: .*seed 0 -> 1") as err:
+    experiment.ensure_dataset(cfg, progress=False)
+  assert "--config.data.path" in err.value.hint
+  bare = tmp_path / "bare"                       # no build_args.json (authors' data): used as is
+  shutil.copytree(data, bare)
+  (bare / "build_args.json").unlink()
+  cfg.data.path = str(bare)
+  assert experiment.ensure_dataset(cfg, progress=False) == bare
 
 
 def test_default_run_dirs_do_not_collide():
