@@ -169,6 +169,19 @@ def metric_names(task: str, pass_ks: int | Iterable[int] = DEFAULT_PASS_KS) -> t
           *("halt/" + n for n in per_rule), *LOSS_METRICS, "segments", "halt/segments")
 
 
+HEADLINE_PASS_KS = (1, 2)   # the pass@K shown in one-line summaries (all are in the metrics)
+
+
+def headline(metrics: dict[str, float]) -> str:
+  """One short line of the metrics a person reads first (accuracies, task metrics, pass@1/2,
+  with halting at evaluation, segments); the full set is in `metrics`."""
+  keep = [k for k in metrics if not k.startswith(("pass@", "halt/pass@"))
+          and k not in ("examples", "exact_accuracy_stderr", "segments", *LOSS_METRICS[:2])]
+  keep += [k for k in metrics
+           if k.startswith("pass@") and int(k[5:].split("/")[0]) in HEADLINE_PASS_KS]
+  return " ".join(f"{k}={metrics[k]:.4f}" for k in keep)
+
+
 def _arc_pairs(data_dir: Path, example_index_N: np.ndarray) -> np.ndarray:
   """The test-input index (within its task) of each test example."""
   data = next(iter(read_split(data_dir, "test")[1].values()))

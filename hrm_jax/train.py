@@ -324,9 +324,7 @@ def _train(cfg, run_dir: Path, ckpts: checkpoint.Checkpoints, devices, write_rep
         if do_eval:
           eval_metrics, got = run_eval(final=last)
           recorder.log(step, "eval", eval_metrics)
-          tqdm.write(f"step {step}: eval " + " ".join(
-              f"{k}={v:.4f}" for k, v in eval_metrics.items() if "accuracy" in k or "path" in k
-              or "pass" in k or "valid" in k or "prefix" in k))
+          tqdm.write(f"step {step}: eval {evaluate.headline(eval_metrics)}")
           t_window = time.time()
           bar.unpause()                      # the evaluation's time is not training time
         if do_save:

@@ -223,3 +223,13 @@ def test_cli_on_a_damaged_checkpoint_says_so_in_one_line(tiny_model, tmp_path):
   assert err[0].startswith(f"error: cannot read the checkpoint {run / 'checkpoints' / '5'}")
   assert err[1] == f"hint: it may be damaged or incomplete; try another step, e.g. " \
                    f"--checkpoint {run / 'checkpoints' / '3'}"
+
+
+def test_headline_shows_pass_at_1_and_2_of_every_rule_and_no_losses():
+  names = evaluate.metric_names("arc")
+  line = evaluate.headline({k: 0.5 for k in names})
+  shown = [item.split("=")[0] for item in line.split()]
+  assert {"exact_accuracy", "pass@1", "pass@2", "pass@2/per_input", "halt/exact_accuracy",
+          "q_halt_accuracy", "halt/segments"} <= set(shown)
+  assert not {"pass@10", "halt/pass@1", "lm_loss", "examples", "segments"} & set(shown)
+  assert set(shown) <= set(names)
