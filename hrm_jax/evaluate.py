@@ -341,9 +341,7 @@ def load_for_eval(checkpoint: str | Path, use_ema: bool = True):
   Raises ModelDirError for a path that is no checkpoint and EvaluateError for one
   that cannot be read (e.g. a damaged array file).
   """
-  from absl import logging as absl_logging
   from hrm_jax import export
-  absl_logging.set_verbosity(absl_logging.ERROR)  # orbax warns about the items it skips
   path = Path(checkpoint)
   if (path / "checkpoints").is_dir():
     path = path / "checkpoints"
