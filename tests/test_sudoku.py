@@ -9,7 +9,8 @@ import pytest
 from hrm_jax.data import format as fmt
 from hrm_jax.data import _sudoku_kernel, sudoku
 from hrm_jax.data import _sudoku_solver as solver
-from hrm_jax.data.augment import apply_transforms, canonical_key, is_valid_solution, random_transforms
+from hrm_jax.data.augment import (apply_transforms, canonical_key, is_valid_solution,
+                                  random_transforms)
 
 
 def _count_solutions(grid, limit=2):
@@ -19,7 +20,8 @@ def _count_solutions(grid, limit=2):
     def ok(cell, v):
         r, c = divmod(cell, 9)
         br, bc = r // 3 * 3, c // 3 * 3
-        return all(g[r * 9 + i] != v and g[i * 9 + c] != v and g[(br + i // 3) * 9 + bc + i % 3] != v
+        return all(g[r * 9 + i] != v and g[i * 9 + c] != v
+                   and g[(br + i // 3) * 9 + bc + i % 3] != v
                    for i in range(9))
 
     def rec():
@@ -243,7 +245,8 @@ def test_csv_build_and_errors(tmp_path, puzzles):
             for i, (p, s) in enumerate(zip(q, a))]
     _write_csv(tmp_path / "train.csv", rows[:3])
     _write_csv(tmp_path / "test.csv", rows[3:])
-    out = sudoku.build_sudoku(tmp_path / "ds", from_csv=tmp_path, train_size=0, test_size=0, num_aug=2, progress=False)
+    out = sudoku.build_sudoku(tmp_path / "ds", from_csv=tmp_path, train_size=0, test_size=0,
+                              num_aug=2, progress=False)
     _, sets = fmt.read_split(out, "train")
     np.testing.assert_array_equal(sets["all"].inputs[0], q[0] + 1)
     bad_cases = {
@@ -268,7 +271,8 @@ def test_csv_build_and_errors(tmp_path, puzzles):
 
 
 def test_cli_small(tmp_path, capsys):
-    sudoku.main(["--out", str(tmp_path / "cli"), "--train-size", "2", "--test-size", "1", "--num-aug", "1",
+    sudoku.main(["--out", str(tmp_path / "cli"), "--train-size", "2", "--test-size", "1",
+                 "--num-aug", "1",
                  "--difficulty", "easy", "--workers", "1", "--quiet"])
     stats = json.loads((tmp_path / "cli" / "sudoku_stats.json").read_text())
-    assert stats["train_rating"]["count"] == 2
+    assert stats["train_rating"]["count"] == stats["train_backtracks"]["count"] == 2

@@ -16,7 +16,8 @@ Difficulties:
          (remove `climb_drop` clues, restore uniqueness with clues from the solution,
          re-minimise, keep when not easier), kept only when rated >= min_guesses.
   extreme the same climb, longer and on the backtracks rating: mean ~22 backtracks, the mean
-         published for Sudoku-Extreme (see `_sudoku_solver.backtracks` for how that compares).
+         published for Sudoku-Extreme, though by our solver, which guesses more than tdoku,
+         Sudoku-Extreme's rater (see `_sudoku_solver.backtracks`): an easier set than theirs.
 Two ratings, both from the deterministic solver of `_sudoku_solver` (naked and hidden singles,
 branching on the lowest-index cell with the fewest candidates):
   guesses    branching nodes visited until the first solution (`_sudoku_solver.rate`);
