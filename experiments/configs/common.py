@@ -152,8 +152,8 @@ def cpu_demo(c: ml_collections.ConfigDict, task: str) -> None:
   elif task == "arc":
     c.data.path = "data/arc-agi-1-cpu"
     c.data.build.num_aug = 8
-    c.data.build.task_ids = ["3c9b0459", "6150a2bd", "67a3c6ac", "68b16354",   # training
-                             "00576224", "03560426", "0692e18c", "0becf7df"]   # evaluation
+    c.data.build.task_ids = ("3c9b0459", "6150a2bd", "67a3c6ac", "68b16354",   # training
+                             "00576224", "03560426", "0692e18c", "0becf7df")   # evaluation
     c.model.puzzle_emb_ndim = 128
     c.model.hidden_size = 64
     c.model.num_heads = 1
