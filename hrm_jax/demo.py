@@ -17,11 +17,13 @@ from __future__ import annotations
 import json
 import multiprocessing
 import os
+import queue
 import sys
 import time
 from pathlib import Path
 
 from hrm_jax import cli
+from hrm_jax.errors import Interrupted, UserError
 
 MARKER = "demo_output.json"  # marks a folder as the demo's own output (it may replace it)
 OUTPUTS = ["hrm", "one_pass", "plots", "report.md"]  # what the demo writes into --out
@@ -94,27 +96,73 @@ def write_demo_report(out: Path, runs: dict, total_s: float) -> Path:
   return path
 
 
-def _train_on(job):
-  """Train one config pinned to one CPU (runs in a spawned process)."""
-  cfg, cpu = job
+def _train_on(name: str, cfg, cpu: int, results) -> None:
+  """Train one config pinned to one CPU (a spawned process); put (name, summary) on `results`.
+
+  A user's mistake or an interruption comes back as a value (the parent reports it in one
+  line) instead of a traceback.
+  """
   os.sched_setaffinity(0, {cpu})
   from hrm_jax import train
-  return train.train(cfg)
+  try:
+    out = train.train(cfg)
+  except Interrupted as e:
+    out = e
+  except KeyboardInterrupt:        # outside the training loop (set-up, final evaluation)
+    out = Interrupted("interrupted outside its training loop; rerun to resume from its last "
+                      "checkpoint")
+  except UserError as e:
+    out = UserError(str(e), e.hint)  # (a plain UserError: every subclass pickles the same)
+  results.put((name, out))
+
+
+def _collect(procs: dict, results) -> dict:
+  """(name -> summary or exception) from the runs, until each has answered or ended."""
+  got = {}
+  while len(got) < len(procs):
+    try:
+      name, out = results.get(timeout=1.0)
+      got[name] = out
+    except queue.Empty:
+      if not any(p.is_alive() for name, p in procs.items() if name not in got):
+        break                     # a run ended without an answer (killed before its loop)
+  return got
 
 
 def train_all(cfgs: dict) -> dict:
   """Train every config; side by side, one CPU each, when the machine has a CPU per run.
 
   A small model does not get faster from a second core (measured: the same step time on
-  1 and 2 cores), so two runs on two cores take the time of one.
+  1 and 2 cores), so two runs on two cores take the time of one. Ctrl-C stops every run
+  after its current update with a checkpoint (rerunning the demo resumes them).
   """
   cpus = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else []
   if len(cpus) < len(cfgs):
     from hrm_jax import train
     return {name: train.train(c) for name, c in cfgs.items()}
-  with multiprocessing.get_context("spawn").Pool(len(cfgs)) as pool:
-    summaries = pool.map(_train_on, [(c, cpu) for c, cpu in zip(cfgs.values(), cpus)])
-  return dict(zip(cfgs, summaries))
+  ctx = multiprocessing.get_context("spawn")
+  results = ctx.Queue()
+  procs = {name: ctx.Process(target=_train_on, args=(name, c, cpu, results))
+           for (name, c), cpu in zip(cfgs.items(), cpus)}
+  for p in procs.values():
+    p.start()
+  try:
+    got = _collect(procs, results)
+  except KeyboardInterrupt:       # SIGTERM: each run saves a checkpoint and stops (hrm_jax.train)
+    for p in procs.values():
+      p.terminate()
+    got = _collect(procs, results)
+  finally:
+    for p in procs.values():
+      p.join()
+  failed = [(name, got.get(name, Interrupted("stopped without an answer")))
+            for name in cfgs if not isinstance(got.get(name), dict)]
+  if failed:
+    message = "; ".join(f"{name}: {e}" for name, e in failed)
+    if any(isinstance(e, Interrupted) for _, e in failed):
+      raise Interrupted(message)
+    raise UserError(message, failed[0][1].hint)
+  return {name: got[name] for name in cfgs}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,4 +1,11 @@
 """`make demo`: the one-pass twin, and (slow) the whole demo on a few updates."""
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
 import pytest
 
 from experiments.configs import parity
@@ -25,6 +32,28 @@ def test_demo_end_to_end(tmp_path):
   assert "| exact_accuracy |" in text and "one-pass" in text
   for png in ("learning_curves.png", "strings_hrm.png", "strings_one-pass.png"):
     assert (out / "plots" / png).stat().st_size > 1000
+
+
+@pytest.mark.slow
+def test_ctrl_c_stops_both_runs_with_a_checkpoint_in_one_line(tmp_path):
+  """SIGINT to the demo's own process only (not its workers): each run saves and stops."""
+  repo = Path(__file__).resolve().parents[1]
+  out = tmp_path / "demo"
+  proc = subprocess.Popen(
+      [sys.executable, "-m", "hrm_jax.demo", "--out", str(out), "--steps", "100000",
+       "--data", str(tmp_path / "data")], cwd=repo, env={**os.environ, "PYTHONPATH": str(repo)},
+      stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+  deadline = time.time() + 240
+  while not (out / "hrm" / "metrics.jsonl").is_file() and time.time() < deadline:
+    assert proc.poll() is None, proc.stderr.read()[-2000:]
+    time.sleep(0.2)
+  time.sleep(2)
+  proc.send_signal(signal.SIGINT)
+  _, stderr = proc.communicate(timeout=240)
+  assert proc.returncode == 130 and "Traceback" not in stderr, stderr[-2000:]
+  last = stderr.strip().splitlines()[-1]
+  assert last.startswith("HRM: terminated at step ") and "checkpoint saved" in last, last
+  assert any(p.name.isdigit() for p in (out / "hrm" / "checkpoints").iterdir())
 
 
 def test_demo_refuses_a_folder_that_is_not_its_output(tmp_path):
