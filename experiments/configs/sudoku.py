@@ -15,7 +15,7 @@ def get_config(variant: str | None = None):
   c.data.build.train_size = 1000     # training puzzles
   c.data.build.test_size = 1000      # held-out puzzles
   c.data.build.num_aug = 1000        # symmetry augmentations per training puzzle
-  c.data.build.difficulty = "hard"   # generator preset: "easy", "medium" or "hard"
+  c.data.build.difficulty = "hard"   # generator preset: "easy", "medium", "hard" or "extreme"
   c.data.build.seed = 0              # generator seed
   if c.variant == "cpu":
     common.cpu_demo(c, "sudoku")
