@@ -81,7 +81,8 @@ def main(default_config: str, argv: list[str] | None = None) -> int:
     print(USAGE + "\n\nfields of this config (each settable as --config.FIELD=VALUE; their "
           "comments are in experiments/configs/common.py and the task's file):")
     for k, v in _fields(cfg).items():
-      print(f"  --{k}={json.dumps(v) if not isinstance(v, str) else v}")
+      shown = v if isinstance(v, str) else repr(v) if isinstance(v, tuple) else json.dumps(v)
+      print(f"  --{k}={shown}")                # tuples as the flag parser reads them
     return 0
   cfg, defaults = parse(default_config, argv)
   from hrm_jax import experiment, train
