@@ -2,31 +2,21 @@
 import logging
 
 import jax
-import jax.numpy as jnp
 import numpy as np
 
-import hrm_jax
-from hrm_jax import checkpoint, export, model
-
-CONFIG = hrm_jax.HRMConfig(vocab_size=6, seq_len=16, num_puzzle_identifiers=1, puzzle_emb_ndim=16,
-                           hidden_size=16, num_heads=1, h_layers=1, l_layers=1, h_cycles=1,
-                           l_cycles=1, halt_max_steps=2)
+import tiny_run
+from hrm_jax import export
 
 
 def test_run_dir_loads_without_orbax_warnings(tmp_path, caplog):
-  params = model.init(jax.random.key(0), CONFIG)
-  ck = checkpoint.Checkpoints(tmp_path / "run" / "checkpoints")
-  ck.save(1, params=params, opt_state={"mu": params}, carry={"z": jnp.zeros(2)},
-          rng=jnp.zeros(2, jnp.uint32), loader_state={"epoch": 0}, ema=params, config=CONFIG,
-          meta={"task": "maze"}, metrics={"exact_accuracy": 0.5}, step_state=jnp.int32(1))
-  ck.close()
+  params, cfg = tiny_run.save_run_checkpoint(tmp_path / "run", 1)
   assert {"ema", "train", "loader"} <= {p.name for p in (tmp_path / "run/checkpoints/1").iterdir()}
   absl_log = logging.getLogger("absl")
   filters = list(absl_log.filters)
   with caplog.at_level(logging.INFO):
     got, config, meta = export.load_model(tmp_path / "run")
     export.save_model(tmp_path / "model", got, config, meta)
-  assert config == CONFIG and meta == {"task": "maze"}
+  assert config == cfg and meta == {"task": "maze"}
   jax.tree.map(np.testing.assert_array_equal, got, params)
   loud = [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]
   assert not loud, loud

@@ -318,16 +318,8 @@ def test_parity(parity_dir, tmp_path, capsys):
 def test_solve_from_a_training_run_dir(tmp_path, capsys, caplog):
   """A run's checkpoints (with EMA and the run-only items) answer like a model directory."""
   import logging
-  from hrm_jax import checkpoint
-  config = hrm_jax.HRMConfig(vocab_size=6, seq_len=16, num_puzzle_identifiers=1,
-                             puzzle_emb_ndim=16, hidden_size=16, num_heads=1, h_layers=1,
-                             l_layers=1, h_cycles=1, l_cycles=1, halt_max_steps=2)
-  params = model.init(jax.random.key(0), config)
-  ck = checkpoint.Checkpoints(tmp_path / "run" / "checkpoints")
-  ck.save(5, params=params, opt_state={"mu": params}, carry={"z": jnp.zeros(2)},
-          rng=jnp.zeros(2, jnp.uint32), loader_state={"epoch": 0}, ema=params, config=config,
-          meta={"task": "maze"}, metrics={"exact_accuracy": 0.0}, step_state=jnp.int32(5))
-  ck.close()
+  import tiny_run
+  tiny_run.save_run_checkpoint(tmp_path / "run", 5, metric=0.0)
   (tmp_path / "m.txt").write_text(MAZE)
   with caplog.at_level(logging.WARNING):
     assert solve.main(["--checkpoint", str(tmp_path / "run"), "--maze",

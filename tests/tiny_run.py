@@ -41,3 +41,24 @@ def flags(run_dir: Path, data_dir: Path, **train) -> list[str]:
   for k, v in DATA_ARGS.items():
     out.append(f"--config.data.build.{k}={v}")
   return out
+
+
+MAZE4x4 = dict(vocab_size=6, seq_len=16, num_puzzle_identifiers=1, puzzle_emb_ndim=16,
+               hidden_size=16, num_heads=1, h_layers=1, l_layers=1, h_cycles=1, l_cycles=1,
+               halt_max_steps=2)  # the smallest model of 4x4 mazes, for checkpoint-format tests
+
+
+def save_run_checkpoint(run_dir: Path, step: int, metric: float = 0.5):
+  """A training run's checkpoint (EMA and the run-only items included) of a fresh MAZE4x4
+  model, written by `hrm_jax.checkpoint`; returns (params, config)."""
+  import jax
+  import jax.numpy as jnp
+  from hrm_jax import HRMConfig, checkpoint, model
+  cfg = HRMConfig(**MAZE4x4)
+  params = model.init(jax.random.key(0), cfg)
+  ck = checkpoint.Checkpoints(run_dir / "checkpoints")
+  ck.save(step, params=params, opt_state={"mu": params}, carry={"z": jnp.zeros(2)},
+          rng=jnp.zeros(2, jnp.uint32), loader_state={"epoch": 0}, ema=params, config=cfg,
+          meta={"task": "maze"}, metrics={"exact_accuracy": metric}, step_state=jnp.int32(step))
+  ck.close()
+  return params, cfg
