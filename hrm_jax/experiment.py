@@ -119,15 +119,22 @@ def ensure_dataset(cfg: ConfigDict, progress: bool = True) -> Path:
 
   A dataset this library built (it has build_args.json) must have been built with
   `cfg.data.build`: the builder reuses it (one line) or refuses it, naming the arguments
-  that differ. A dataset without build_args.json (e.g. the authors' own) is used as it is.
+  that differ; a damaged one is reported (ConfigError), never silently rebuilt. A dataset
+  without build_args.json (e.g. the authors' own) is used as it is.
   """
   path = Path(cfg.data.path)
   built = (path / "train" / "dataset.json").is_file()
   if built and not (path / "build_args.json").is_file():
     return path
   from hrm_jax import tasks
-  from hrm_jax.data.format import OutputFolderError
-  if not built:
+  from hrm_jax.data.format import OutputFolderError, read_split
+  if built:                 # a damaged dataset is reported, not silently rebuilt
+    try:
+      for split in ("train", "test"):
+        read_split(path, split)
+    except DatasetFormatError as e:
+      raise ConfigError(f"config.data.path = {str(path)!r}: {e}") from e
+  else:
     print(f"dataset {path} not found: building it ({cfg.task}, {cfg.data.build.to_dict()})")
   try:
     tasks.build_dataset(cfg.task, path, cfg.data.build.to_dict(), progress=progress)
