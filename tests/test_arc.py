@@ -61,6 +61,32 @@ def test_decode_ragged_prediction():
     assert A.decode_grid(np.zeros(900, np.uint8)).shape == (0, 0)
 
 
+def _decode_by_row_scan(tokens, origin):
+    """decode_grid's definition, row by row: the width only shrinks; keep the largest area."""
+    canvas = tokens.reshape(30, 30)[origin[0]:, origin[1]:].astype(int)
+    best, shape, width = 0, (0, 0), canvas.shape[1]
+    for row in range(canvas.shape[0]):
+        run = 0
+        while run < width and A.COLOR_OFFSET <= canvas[row, run] < A.COLOR_OFFSET + 10:
+            run += 1
+        width = run
+        if width == 0:
+            break
+        if (row + 1) * width > best:
+            best, shape = (row + 1) * width, (row + 1, width)
+    return (canvas[:shape[0], :shape[1]] - A.COLOR_OFFSET).astype(np.uint8)
+
+
+def test_decode_matches_its_row_scan_definition_on_ragged_predictions():
+    rng = np.random.default_rng(0)
+    for _ in range(300):
+        tokens = rng.choice([A.PAD, A.EOS, *range(A.COLOR_OFFSET, A.COLOR_OFFSET + 10)], 900,
+                            p=[0.02, 0.03] + [0.095] * 10).astype(np.uint8)
+        origin = tuple(rng.integers(0, 30, 2)) if rng.random() < 0.3 else (0, 0)
+        np.testing.assert_array_equal(A.decode_grid(tokens, origin),
+                                      _decode_by_row_scan(tokens, origin))
+
+
 @pytest.fixture(scope="module")
 def built(tmp_path_factory):
     root = tmp_path_factory.mktemp("arc")

@@ -132,16 +132,15 @@ def decode_grid(tokens: np.ndarray, origin: tuple[int, int] = (0, 0)) -> np.ndar
     a grid); an empty [0, 0] grid if the origin holds no colour.
     """
     canvas = np.asarray(tokens).reshape(GRID, GRID)[origin[0]:, origin[1]:].astype(np.int64)
-    is_colour = (canvas >= COLOR_OFFSET) & (canvas < COLOR_OFFSET + 10)
-    best, shape, width = 0, (0, 0), canvas.shape[1]
-    for row in range(canvas.shape[0]):
-        stops = np.flatnonzero(~is_colour[row, :width])
-        width = int(stops[0]) if len(stops) else width
-        if width == 0:
-            break
-        if (row + 1) * width > best:
-            best, shape = (row + 1) * width, (row + 1, width)
-    return (canvas[:shape[0], :shape[1]] - COLOR_OFFSET).astype(np.uint8)
+    is_colour_RxC = (canvas >= COLOR_OFFSET) & (canvas < COLOR_OFFSET + 10)
+    # colour run from the left edge of each row, then the width allowed down to that row
+    runs_R = np.where(is_colour_RxC.all(1), canvas.shape[1], np.argmin(is_colour_RxC, axis=1))
+    widths_R = np.minimum.accumulate(runs_R) if runs_R.size else runs_R
+    areas_R = widths_R * np.arange(1, widths_R.size + 1)
+    if not areas_R.size or areas_R.max() == 0:
+        return np.zeros((0, 0), np.uint8)
+    rows = int(np.argmax(areas_R))          # the first row of the largest area
+    return (canvas[:rows + 1, :widths_R[rows]] - COLOR_OFFSET).astype(np.uint8)
 
 
 # ----------------------------------------------------------------------------- loading tasks
