@@ -18,6 +18,7 @@ any point and started again with the same command ends bit-identical.
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import signal
 import threading
@@ -90,13 +91,21 @@ def train(cfg: ConfigDict, *, devices=None, write_report: bool = True) -> dict:
   if lead:
     print(f"run dir: {run_dir}")
     experiment.check_run_dir(run_dir)
-  with runlock.RunLock(run_dir, enabled=lead):
-    ckpts = checkpoint.Checkpoints(run_dir / "checkpoints", cfg.train.keep_checkpoints,
-                                   cfg.train.best_metric, cfg.train.keep_eval_checkpoints)
-    try:
-      return _train(cfg, run_dir, ckpts, devices, write_report, lead)
-    finally:
-      ckpts.close()
+  created = not run_dir.exists()
+  try:
+    with runlock.RunLock(run_dir, enabled=lead):
+      ckpts = checkpoint.Checkpoints(run_dir / "checkpoints", cfg.train.keep_checkpoints,
+                                     cfg.train.best_metric, cfg.train.keep_eval_checkpoints)
+      try:
+        return _train(cfg, run_dir, ckpts, devices, write_report, lead)
+      finally:
+        ckpts.close()
+  except BaseException:
+    if created and lead:      # a run that failed before its first save leaves no empty dirs
+      for empty in (run_dir / "checkpoints", run_dir):
+        with contextlib.suppress(OSError):
+          empty.rmdir()
+    raise
 
 
 def _read_json(path: Path):

@@ -175,6 +175,16 @@ def test_dataset_built_with_other_arguments_is_refused(tmp_path, data, capsys):
   assert experiment.ensure_dataset(cfg, progress=False) == bare
 
 
+def test_a_run_that_fails_before_training_leaves_no_empty_run_dir(tmp_path):
+  mine = tmp_path / "mine"
+  mine.mkdir()
+  (mine / "notes.txt").write_text("mine")              # not a dataset: the build is refused
+  with pytest.raises(ConfigError, match="config.data.path"):
+    train.train(tiny_run.config(tmp_path / "run", mine))
+  assert not (tmp_path / "run").exists()
+  assert [p.name for p in mine.iterdir()] == ["notes.txt"]
+
+
 def test_default_run_dirs_do_not_collide():
   base = parity.get_config("cpu")
   one_pass = parity.get_config("cpu")
