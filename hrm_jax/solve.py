@@ -157,7 +157,7 @@ def _sudoku_units():
 
 def check_sudoku(digits_81: np.ndarray) -> None:
   """Raise PuzzleError unless the givens (0 = blank) are consistent and have a completion."""
-  from hrm_jax.data import _sudoku_solver
+  from hrm_jax.data import sudoku
   digits = np.asarray(digits_81).reshape(9, 9)
   for name, cells_rc in _sudoku_units():
     seen: dict[int, tuple[int, int]] = {}
@@ -168,7 +168,7 @@ def check_sudoku(digits_81: np.ndarray) -> None:
         raise PuzzleError(f"no solution: contradictory givens: digit {d} appears twice in "
                           f"{name} (row {r0 + 1} col {c0 + 1} and row {r + 1} col {c + 1})")
       seen[d] = (r, c)
-  if _sudoku_solver.count_solutions([int(v) for v in digits.ravel()], 1) == 0:
+  if sudoku.count_solutions(digits, limit=1) == 0:
     raise PuzzleError("no solution: the givens do not contradict each other directly, but no "
                       "completion of the grid satisfies them")
 

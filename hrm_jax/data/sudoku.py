@@ -197,6 +197,11 @@ def generator_settings(difficulty: str = "hard", blanks: int | None = None,
     return cfg
 
 
+def count_solutions(digits_81, limit: int = 2) -> int:
+    """Solutions of a puzzle (81 digits, 0 = blank), counted up to `limit` (0: unsolvable)."""
+    return solver.count_solutions([int(v) for v in np.asarray(digits_81).ravel()], limit)
+
+
 def rating_summary(ratings: np.ndarray) -> dict[str, float]:
     """Mean, median and percentiles of a rating array (for stats files and reports)."""
     r = np.asarray(ratings, np.float64)
