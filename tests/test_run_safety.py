@@ -369,7 +369,9 @@ def test_paper_config_that_cannot_fit_is_refused_before_running(tmp_path):
   """The paper Maze config on a CPU: XLA's memory analysis says ~750 GiB; one line, a batch."""
   d = tasks.build_dataset("maze", tmp_path / "maze29", dict(  # a batch of 768 needs 768 mazes
       generator="perfect", size=29, train_size=800, test_size=8, min_path=10), progress=False)
-  rc, err = _cli("--config=experiments/configs/maze.py", f"--config.data.path={d}",
+  built_as = [f"--config.data.build.{k}={v}" for k, v in dict(
+      generator="perfect", size=29, train_size=800, test_size=8, min_path=10).items()]
+  rc, err = _cli("--config=experiments/configs/maze.py", f"--config.data.path={d}", *built_as,
                  f"--config.run_dir={tmp_path / 'run'}", env={"XLA_FLAGS": ""}, timeout=300)
   assert rc == 2 and len(err) == 2 and err[0].startswith("error: the train step needs ")
   assert "lower config.train.global_batch_size (now 768): about" in err[1]
