@@ -31,7 +31,9 @@ def _user_folder(path: Path) -> dict:
 
 def _one_error_line(capsys, *needles: str) -> str:
   captured = capsys.readouterr()
-  assert captured.err.count("\n") == 1 and captured.err.startswith("error: "), captured.err
+  lines = captured.err.splitlines()                   # one line, and at most a hint line
+  assert lines[0].startswith("error: ") and len(lines) <= 2, captured.err
+  assert len(lines) == 1 or lines[1].startswith("hint: "), captured.err
   for needle in needles:
     assert needle in captured.err, captured.err
   return captured.err

@@ -392,8 +392,8 @@ def claim_dataset_folder(out_dir: str | os.PathLike, args: dict[str, Any],
         raise refuse_foreign(out, f"{builder} dataset (no build_args.json)")
     if recorded.get("builder") != builder:
         raise OutputFolderError(
-            f"{out}: holds a {recorded.get('builder', 'unknown')} dataset, not a {builder} one; "
-            "choose another --out (or delete that folder yourself)")
+            f"{out}: holds a {recorded.get('builder', 'unknown')} dataset, not a {builder} one",
+            hint="choose another --out (or delete that folder yourself)")
     wanted = json.loads(json.dumps(args))
     if recorded == wanted:
         if not force and build_args_match(out, args):
@@ -405,8 +405,8 @@ def claim_dataset_folder(out_dir: str | os.PathLike, args: dict[str, Any],
         diff = [f"{k} {recorded.get(k)!r} -> {wanted.get(k)!r}"
                 for k in sorted(set(recorded) | set(wanted)) if recorded.get(k) != wanted.get(k)]
         raise OutputFolderError(
-            f"{out}: holds a {builder} dataset built with other arguments ({'; '.join(diff)}); "
-            "pass --force (force=True) to replace it, or choose another --out")
+            f"{out}: holds a {builder} dataset built with other arguments ({'; '.join(diff)})",
+            hint="pass --force (force=True) to replace it, or choose another --out")
     return False
 
 
