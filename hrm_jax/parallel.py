@@ -35,13 +35,27 @@ def _is_multi_host_env() -> bool:
   return bool(hosts and "," in hosts)
 
 
+def _env_int(name: str) -> int | None:
+  value = os.environ.get(name, "").strip()
+  if not value:
+    return None
+  try:
+    return int(value)
+  except ValueError:
+    raise ConfigError(f"{name}={value!r} is not an integer") from None
+
+
 def maybe_initialize_distributed() -> bool:
   """Call `jax.distributed.initialize()` when the environment describes a multi-host job.
 
+  A cluster JAX detects itself (SLURM, Open MPI, Cloud TPU, Kubernetes) needs nothing more;
+  elsewhere set JAX_COORDINATOR_ADDRESS (host:port of process 0), JAX_NUM_PROCESSES and
+  JAX_PROCESS_ID on every process (JAX itself reads only the first of the three).
   Safe to call more than once. Returns True if this is a multi-process run.
   """
   if _is_multi_host_env() and not jax.distributed.is_initialized():
-    jax.distributed.initialize()
+    jax.distributed.initialize(num_processes=_env_int("JAX_NUM_PROCESSES"),
+                               process_id=_env_int("JAX_PROCESS_ID"))
   return jax.process_count() > 1
 
 

@@ -172,7 +172,8 @@ def check_memory(compiled, mesh, global_batch_size: int) -> None:
     need = m.temp_size_in_bytes + m.output_size_in_bytes - m.alias_size_in_bytes
   except Exception:  # noqa: BLE001 -- not every backend reports it
     return
-  free = _free_device_bytes(mesh.devices.flat[0])
+  device = next(d for d in mesh.devices.flat if d.process_index == jax.process_index())
+  free = _free_device_bytes(device)     # this process's: others' devices cannot be queried
   if free is None or need <= free:
     return
   n = mesh.size
@@ -181,7 +182,7 @@ def check_memory(compiled, mesh, global_batch_size: int) -> None:
   hint = (f"lower config.train.global_batch_size (now {global_batch_size}): about {fits} "
           "would fit" if fits >= n else "use a smaller model or a machine with more memory")
   raise ConfigError(f"the train step needs {gib(need)} per device beyond its inputs and "
-                    f"{gib(free)} is free ({mesh.devices.flat[0].platform}, "
+                    f"{gib(free)} is free ({device.platform}, "
                     f"{n} device(s), XLA's memory analysis)", hint=hint)
 
 
@@ -221,10 +222,11 @@ def _train(cfg, run_dir: Path, ckpts: checkpoint.Checkpoints, devices, write_rep
                  "puzzle_identifiers": (B,)}
   zero_batch = lambda: {k: jnp.zeros(v, jnp.int32) for k, v in batch_shape.items()}
   carry = jax.jit(lambda: act.initial_carry(zero_batch(), s.model), out_shardings=rows)()
+  key_data = jax.jit(jax.random.key_data, out_shardings=repl)  # a global array: multi-host saves
   loader = TrainLoader(s.data_path, "train", global_batch_size=B, seed=cfg.seed,
                        process_index=jax.process_index(), process_count=jax.process_count())
   start, got = ckpts.restore_latest(params=state.params, opt_state=state.opt_state, carry=carry,
-                                    rng=jax.random.key_data(k_run), ema=ema,
+                                    rng=key_data(k_run), ema=ema,
                                     step_state=state.step)
   if got is not None:
     state = TrainState(step=got["step"], params=got["params"], opt_state=got["opt_state"])
@@ -289,7 +291,7 @@ def _train(cfg, run_dir: Path, ckpts: checkpoint.Checkpoints, devices, write_rep
       raise NonFiniteLossError(f"non-finite parameters at step {step}; not saving; "
                                f"{last_good()}", hint=NonFiniteLossError.HINT)
     ckpts.save(step, params=state.params, opt_state=state.opt_state, carry=carry,
-               rng=jax.random.key_data(k_run), loader_state=loader.state(), ema=ema,
+               rng=key_data(k_run), loader_state=loader.state(), ema=ema,
                config=s.model, meta={**meta, "step": step}, metrics=metrics, step_state=state.step)
 
   def last_good() -> str:

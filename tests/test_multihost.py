@@ -1,0 +1,181 @@
+"""Multi-host training for real: separate processes joined by `jax.distributed` (a local
+coordinator, CPU collectives over gloo), launched the way a cluster launches them.
+
+Each process is `python -m experiments.maze ...` with JAX_COORDINATOR_ADDRESS,
+JAX_NUM_PROCESSES and JAX_PROCESS_ID set (what `parallel.maybe_initialize_distributed`
+reads) and its own simulated CPU devices; each feeds its own slice of every global batch.
+The reference is one process with the same total device count and global batch. The
+metrics.jsonl records and every array of every checkpoint (parameters, EMA, optimizer
+state, ACT carry, PRNG key, step) must be equal, and a two-process run resumed from its
+checkpoint must end where the uninterrupted one ends.
+"""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import tiny_run
+
+REPO = Path(__file__).resolve().parents[1]
+TIMEOUT_S = 180
+TRACEBACK = "Traceback (most recent call last)"
+TIMING_FIELDS = {"time", "examples_per_s"}      # wall-clock figures in metrics.jsonl: not compared
+# What announces a cluster to JAX or to hrm_jax.parallel: none of it may leak in from outside.
+CLUSTER_ENV = ("JAX_", "SLURM_", "OMPI_", "PMI_", "TPU_", "MEGASCALE_", "COORDINATOR_ADDRESS")
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory):
+  return tiny_run.build_data(tmp_path_factory.mktemp("multihost_data"))
+
+
+def _free_port() -> int:
+  with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+    s.bind(("127.0.0.1", 0))
+    return s.getsockname()[1]
+
+
+def _env(devices: int, **extra: str) -> dict[str, str]:
+  env = {k: v for k, v in os.environ.items() if not k.startswith(CLUSTER_ENV)}
+  env.update(XLA_FLAGS=f"--xla_force_host_platform_device_count={devices}",
+             JAX_PLATFORMS="cpu", PYTHONPATH=os.pathsep.join(
+                 [str(REPO), *filter(None, [os.environ.get("PYTHONPATH")])]), **extra)
+  return env
+
+
+class _Job:
+  """`processes` processes of one training run (1: a plain single-process run)."""
+
+  def __init__(self, name: str, run_dir: Path, data: Path, *, processes: int, devices: int,
+               **train):
+    self.name, self.procs, self.logs, self.paths = name, [], [], []
+    cmd = [sys.executable, "-m", "experiments.maze", *tiny_run.flags(run_dir, data, **train)]
+    address = f"127.0.0.1:{_free_port()}"
+    log_dir = run_dir.parent / f"{run_dir.name}_logs"
+    log_dir.mkdir(parents=True, exist_ok=True)
+    for i in range(processes):
+      extra = (dict(JAX_COORDINATOR_ADDRESS=address, JAX_NUM_PROCESSES=str(processes),
+                    JAX_PROCESS_ID=str(i)) if processes > 1 else {})
+      self.paths.append(log_dir / f"process{i}-{time.monotonic_ns()}.log")
+      log = open(self.paths[-1], "w")
+      self.logs.append(log)
+      self.procs.append(subprocess.Popen(cmd, cwd=REPO, env=_env(devices, **extra),
+                                         stdout=log, stderr=subprocess.STDOUT))
+
+  def tail(self, i: int, n: int = 3000) -> str:
+    """The last `n` characters process `i` wrote (stdout and stderr)."""
+    return self.paths[i].read_text(errors="replace")[-n:]
+
+  def kill(self) -> None:
+    for p in self.procs:
+      if p.poll() is None:
+        p.kill()
+    for p in self.procs:
+      p.wait()
+    for log in self.logs:
+      log.close()
+
+
+def _wait(*jobs: _Job) -> None:
+  """Wait for every process of `jobs`; the first failure (or the timeout) kills them all and
+  fails with each process's output."""
+  deadline = time.monotonic() + TIMEOUT_S
+  try:
+    while True:
+      states = [(job, i, p.poll()) for job in jobs for i, p in enumerate(job.procs)]
+      # a process that raised may then hang in jax.distributed's shutdown barrier
+      bad = [(job, i, rc) for job, i, rc in states
+             if rc not in (None, 0) or (rc is None and TRACEBACK in job.tail(i, 10**6))]
+      timed_out = time.monotonic() > deadline
+      if bad or timed_out:
+        why = "; ".join(f"{job.name} process {i} " + (f"exited with {rc}" if rc is not None
+                                                       else "raised") for job, i, rc in bad)
+        detail = "\n".join(f"--- {job.name} process {i} (rc {rc}), output tail:\n{job.tail(i)}"
+                           for job, i, rc in states)
+        pytest.fail(f"{why or f'timed out after {TIMEOUT_S}s'}\n{detail}", pytrace=False)
+      if all(rc == 0 for _, _, rc in states):
+        return
+      time.sleep(0.2)
+  finally:
+    for job in jobs:
+      job.kill()
+
+
+def _records(run_dir: Path) -> list[dict]:
+  from hrm_jax import records
+  return [{k: v for k, v in r.items() if k not in TIMING_FIELDS}
+          for r in records.read_records(run_dir / "metrics.jsonl")]
+
+
+def _checkpoint(run_dir: Path, step: int) -> dict:
+  """Every array item of checkpoint `step` as numpy, plus the loader's JSON state."""
+  import jax
+  import orbax.checkpoint as ocp
+  path = run_dir / "checkpoints" / str(step)
+  handler, out = ocp.PyTreeCheckpointHandler(), {}
+  for item in ("params", "ema", "train"):
+    tree = handler.metadata(path / item).tree
+    args = jax.tree.map(lambda _: ocp.RestoreArgs(restore_type=np.ndarray), tree)
+    out[item] = handler.restore(path / item, args=ocp.args.PyTreeRestore(restore_args=args))
+  out["loader"] = ocp.JsonCheckpointHandler().restore(path / "loader")
+  return out
+
+
+def _assert_same_checkpoint(got_dir: Path, want_dir: Path, step: int) -> None:
+  import jax
+  got, want = _checkpoint(got_dir, step), _checkpoint(want_dir, step)
+  assert got["loader"] == want["loader"]
+  flat_got, flat_want = (jax.tree_util.tree_flatten_with_path(t)[0] for t in (got, want))
+  assert [k for k, _ in flat_got] == [k for k, _ in flat_want]
+  for (path, g), (_, w) in zip(flat_got, flat_want):
+    np.testing.assert_array_equal(g, w, err_msg=f"step {step}: {jax.tree_util.keystr(path)}")
+
+
+def test_two_processes_train_like_one(data, tmp_path):
+  """2 processes x 1 device == 1 process x 2 devices, 3 updates (each logged), evaluation
+  at the end, checkpoints at 2 and 3."""
+  train = dict(steps=3, log_every=1, eval_every=3, checkpoint_every=2, ema_rate=0.9)
+  one, two = tmp_path / "one", tmp_path / "two"
+  _wait(_Job("1-process run", one, data, processes=1, devices=2, **train),
+        _Job("2-process run", two, data, processes=2, devices=1, **train))
+  want = _records(one)
+  assert [r["step"] for r in want if r["kind"] == "train"] == [1, 2, 3]
+  assert [r["step"] for r in want if r["kind"] == "eval"] == [3]
+  assert _records(two) == want
+  for step in (2, 3):
+    _assert_same_checkpoint(two, one, step)
+  summary = json.loads((two / "summary.json").read_text())
+  assert summary["steps"] == 3 and summary["finished"]
+
+
+@pytest.mark.slow
+def test_two_processes_resume_from_their_checkpoint(data, tmp_path):
+  """2 processes x 2 devices == 1 process x 4 devices; the 2-process run, cut back to its
+  step-2 checkpoint (as if killed after it) and started again with the same command on two
+  fresh processes, restores it and ends equal to the uninterrupted run."""
+  train = dict(steps=4, log_every=1, eval_every=4, checkpoint_every=2, ema_rate=0.9)
+  one, two = tmp_path / "one", tmp_path / "two"
+  _wait(_Job("1-process run", one, data, processes=1, devices=4, **train),
+        _Job("2-process run", two, data, processes=2, devices=2, **train))
+  want = _records(one)
+  assert _records(two) == want
+  for step in (2, 4):
+    _assert_same_checkpoint(two, one, step)
+
+  shutil.rmtree(two / "checkpoints" / "4")
+  (two / "summary.json").unlink()
+  resumed = _Job("resumed 2-process run", two, data, processes=2, devices=2, **train)
+  _wait(resumed)
+  assert f"resumed from {two / 'checkpoints'}/2" in resumed.tail(0, 10**6)
+  assert _records(two) == want
+  _assert_same_checkpoint(two, one, 4)
+  assert json.loads((two / "summary.json").read_text())["finished"]
