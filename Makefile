@@ -22,7 +22,7 @@ test-all: $(STAMP)  ## everything, slow tests included
 	$(BIN)/python -m pytest -q -n 2 -m "" --durations=25
 
 demo: $(STAMP)  ## small end-to-end job on CPU
-	$(BIN)/python -m hrm_jax.demo
+	$(BIN)/python -m experiments.demo
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/step.py

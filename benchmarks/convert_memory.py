@@ -3,7 +3,7 @@
     python benchmarks/convert_memory.py [--rows 1000000] [--dim 512] [--workdir DIR]
 
 Writes a synthetic reference checkpoint (tiny transformer, ROWS x DIM float32 puzzle
-table, ~2 GiB at the defaults), then runs `hrm_jax.convert` import and --to-torch
+table, ~2 GiB at the defaults), then runs `hrm_jax.interop.convert` import and --to-torch
 export, each in a fresh child process, and prints each child's peak RSS (VmHWM)
 next to the table size. Holding two float32 copies of the table would show as a
 peak above 2x the table; the converter stays near 1x (plus the interpreter/JAX).
@@ -26,10 +26,11 @@ def hwm():  # this process's own peak RSS (VmHWM is per address space: not inher
     if line.startswith("VmHWM:"):
       return int(line.split()[1])
 import jax, jax.numpy as jnp
-from hrm_jax import convert
+from hrm_jax.interop import convert
+from hrm_jax.tools import convert as convert_cli
 jnp.zeros(1).block_until_ready()
 baseline = hwm()
-code = convert.main(sys.argv[1:])
+code = convert_cli.main(sys.argv[1:])
 print(json.dumps({"code": code, "baseline_kib": baseline, "peak_kib": hwm()}))
 """
 

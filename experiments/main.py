@@ -18,7 +18,7 @@ import sys
 from absl import flags
 from ml_collections import config_flags
 
-from hrm_jax import cli
+from hrm_jax import errors
 from hrm_jax.config import ConfigError
 
 USAGE = """usage: python -m experiments.TASK [--config=FILE[:VARIANT]] [--config.FIELD=VALUE ...]
@@ -50,7 +50,7 @@ def _load(default_config: str, argv: list[str]):
 
 
 def _fields(cfg, prefix: str = "config.") -> dict:
-  from hrm_jax.experiment import flatten
+  from hrm_jax.training.experiment import flatten
   return {prefix + k: v for k, v in flatten(cfg.to_dict()).items()}
 
 
@@ -85,7 +85,7 @@ def main(default_config: str, argv: list[str] | None = None) -> int:
       print(f"  --{k}={shown}")                # tuples as the flag parser reads them
     return 0
   cfg, defaults = parse(default_config, argv)
-  from hrm_jax import experiment, train
+  from hrm_jax.training import experiment, train
   if not cfg.run_dir:
     cfg.run_dir = str(experiment.run_dir(cfg, defaults))
   summary = train.train(cfg)
@@ -96,4 +96,4 @@ def main(default_config: str, argv: list[str] | None = None) -> int:
 
 def run(default_config: str) -> None:
   """`python -m experiments.TASK`: `main` with one-line errors; exits with its status."""
-  sys.exit(cli.guard(lambda argv: main(default_config, argv)))
+  sys.exit(errors.guard(lambda argv: main(default_config, argv)))

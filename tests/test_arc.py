@@ -6,7 +6,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from hrm_jax import cli
+from hrm_jax import errors
 from hrm_jax.data import arc as A
 from hrm_jax.data.format import read_identifiers, read_split
 
@@ -212,7 +212,7 @@ def test_bad_settings(tmp_path):
         A.build_arc_dataset(tmp_path / "o", extra_tasks=[tmp_path / "missing"], progress=False)
     with pytest.raises(A.ArcError, match="unknown ARC version"):
         A.main(["--out", str(tmp_path / "o"), "--version", "7"])
-    assert cli.guard(A.main, ["--out", str(tmp_path / "o"), "--num-aug", "-1"]) == 2
+    assert errors.guard(A.main, ["--out", str(tmp_path / "o"), "--num-aug", "-1"]) == 2
     assert not (tmp_path / "o").exists()
 
 
@@ -234,7 +234,7 @@ def test_extra_tasks_refuses_a_repository_root(tmp_path, capsys, layout, message
         _task_file(root / rel)
     argv = ["--out", str(tmp_path / "out"), "--version", "arc-agi-2", "--num-aug", "1",
             "--extra-tasks", str(root)]
-    assert cli.guard(A.main, argv) == 2
+    assert errors.guard(A.main, argv) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and message in err and str(root) in err
     assert not (tmp_path / "out").exists()

@@ -5,7 +5,9 @@ import jax
 import numpy as np
 import pytest
 
-from hrm_jax import cli, evaluate, export, model, parallel
+from hrm_jax import errors, model
+from hrm_jax.tools import evaluate as evaluate_cli
+from hrm_jax.training import evaluate, model_dir, parallel
 from hrm_jax.batch import IGNORE_LABEL
 from hrm_jax.config import HRMConfig
 from hrm_jax.data import arc
@@ -145,9 +147,9 @@ def test_evaluate_a_real_model_on_arc(data, tiny_model, tmp_path):
 
 def test_cli_out_dir_writes_the_submission(data, tiny_model, tmp_path, capsys):
   config, params = tiny_model
-  export.save_model(tmp_path / "m", params, config, {"task": "arc", "data_path": str(data)})
+  model_dir.save_model(tmp_path / "m", params, config, {"task": "arc", "data_path": str(data)})
   out = tmp_path / "out"
-  assert cli.guard(evaluate.main, ["--checkpoint", str(tmp_path / "m"), "--batch-size", "16",
+  assert errors.guard(evaluate_cli.main, ["--checkpoint", str(tmp_path / "m"), "--batch-size", "16",
                                    "--pass-ks", "1,2,1000", "--no-progress",
                                    "--out-dir", str(out)]) == 0
   printed = json.loads(capsys.readouterr().out)

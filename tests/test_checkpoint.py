@@ -11,7 +11,7 @@ import orbax.checkpoint as ocp
 import pytest
 
 import tiny_run
-from hrm_jax import checkpoint, records, train
+from hrm_jax.training import checkpoint, records, train
 
 REPO = Path(__file__).resolve().parents[1]
 

@@ -1,5 +1,5 @@
-"""cli.guard: a user's mistake is one line on stderr and exit 2; --verbose adds the traceback."""
-from hrm_jax import cli
+"""errors.guard: a user's mistake is one line on stderr and exit 2; --verbose adds the traceback."""
+from hrm_jax import errors
 from hrm_jax.config import ConfigError, HRMConfig
 from hrm_jax.errors import UserError
 
@@ -10,7 +10,7 @@ def _bad(argv):
 
 
 def test_user_error_is_one_line(capsys):
-  assert cli.guard(_bad, []) == 2
+  assert errors.guard(_bad, []) == 2
   err = capsys.readouterr().err
   assert err.startswith("error: HRMConfig.hidden_size (10) is not divisible")
   assert len(err.strip().splitlines()) == 1
@@ -19,7 +19,7 @@ def test_user_error_is_one_line(capsys):
 def test_verbose_prints_traceback_and_hint(capsys):
   def main(argv):
     raise UserError("no such folder x", hint="pass --out y")
-  assert cli.guard(main, ["--verbose"]) == 2
+  assert errors.guard(main, ["--verbose"]) == 2
   err = capsys.readouterr().err
   assert "Traceback" in err and err.rstrip().endswith("hint: pass --out y")
 
@@ -27,8 +27,8 @@ def test_verbose_prints_traceback_and_hint(capsys):
 def test_interrupt_and_success(capsys):
   def stop(argv):
     raise KeyboardInterrupt
-  assert cli.guard(stop, []) == 130
-  assert cli.guard(lambda argv: None, []) == 0
+  assert errors.guard(stop, []) == 130
+  assert errors.guard(lambda argv: None, []) == 0
   assert issubclass(ConfigError, UserError) and issubclass(ConfigError, ValueError)
 
 
@@ -36,7 +36,7 @@ def test_other_errors_are_not_swallowed():
   def bug(argv):
     raise ZeroDivisionError
   try:
-    cli.guard(bug, [])
+    errors.guard(bug, [])
   except ZeroDivisionError:
     return
   raise AssertionError("a programming error must keep its traceback")

@@ -9,7 +9,7 @@ from absl import flags
 from ml_collections import config_flags
 
 from experiments.configs import arc, maze, parity, sudoku
-from hrm_jax import experiment
+from hrm_jax.training import experiment
 from hrm_jax.config import ConfigError
 
 REPO = Path(__file__).resolve().parents[1]

@@ -1,4 +1,4 @@
-"""Import of the authors' PyTorch checkpoints and export back (hrm_jax.convert, hrm_jax.export)."""
+"""Import of the authors' PyTorch checkpoints and export back (hrm_jax.interop.convert, hrm_jax.training.model_dir)."""
 import json
 import pathlib
 import shutil
@@ -12,7 +12,11 @@ import pytest
 import yaml
 
 import hrm_jax
-from hrm_jax import cli, convert, export, model, torch_names
+from hrm_jax import errors, model
+from hrm_jax.interop import convert, torch_names
+from hrm_jax.tools import convert as convert_cli
+from hrm_jax.tools import evaluate as evaluate_cli
+from hrm_jax.training import model_dir
 
 torch = pytest.importorskip("torch")
 
@@ -62,8 +66,8 @@ def write_reference(directory, sd, doc=YAML, name="step_0"):
 def test_synthetic_round_trip(tmp_path):
   sd = reference_state_dict()
   ckpt = write_reference(tmp_path / "ref", sd)
-  assert convert.main([str(ckpt), str(tmp_path / "model")]) == 0
-  params, config, meta = export.load_model(tmp_path / "model")
+  assert convert_cli.main([str(ckpt), str(tmp_path / "model")]) == 0
+  params, config, meta = model_dir.load_model(tmp_path / "model")
   assert config == hrm_jax.HRMConfig(
       vocab_size=11, seq_len=81, num_puzzle_identifiers=5, puzzle_emb_ndim=48, hidden_size=32,
       num_heads=2, expansion=4.0, h_layers=1, l_layers=2, h_cycles=1, l_cycles=2,
@@ -80,7 +84,7 @@ def test_synthetic_round_trip(tmp_path):
   carry, out = hrm_jax.apply(params, hrm_jax.initial_carry(batch, config), batch, config=config)
   assert out["logits"].shape == (2, 81, 11) and np.isfinite(out["logits"]).all()
   # and converts back unchanged: same keys in the same order, bit-identical values
-  assert convert.main(["--to-torch", str(tmp_path / "model"),
+  assert convert_cli.main(["--to-torch", str(tmp_path / "model"),
                        str(tmp_path / "back" / "step_0")]) == 0
   back = torch.load(tmp_path / "back" / "step_0", map_location="cpu", weights_only=True)
   assert list(back) == list(sd)
@@ -88,7 +92,7 @@ def test_synthetic_round_trip(tmp_path):
     assert back[k].dtype == sd[k].dtype and torch.equal(back[k], sd[k]), k
   assert yaml.safe_load((tmp_path / "back" / "all_config.yaml").read_text()) == YAML
   # bare keys
-  assert convert.main(["--to-torch", "--bare-keys", str(tmp_path / "model"),
+  assert convert_cli.main(["--to-torch", "--bare-keys", str(tmp_path / "model"),
                        str(tmp_path / "bare" / "ckpt.pt")]) == 0
   bare = torch.load(tmp_path / "bare" / "ckpt.pt", weights_only=True)
   assert list(bare) == [torch_names.strip_prefix(k) for k in sd]
@@ -98,17 +102,17 @@ def test_bfloat16_and_plain_prefix_round_trip(tmp_path):
   sd = {k.replace("_orig_mod.", ""): v.to(torch.bfloat16)
         for k, v in reference_state_dict().items()}
   ckpt = write_reference(tmp_path / "ref", sd)
-  assert convert.main([str(ckpt), str(tmp_path / "model"), "--seq-len", "81"]) == 0
-  params, config, _ = export.load_model(tmp_path / "model")
+  assert convert_cli.main([str(ckpt), str(tmp_path / "model"), "--seq-len", "81"]) == 0
+  params, config, _ = model_dir.load_model(tmp_path / "model")
   assert config.param_dtype == "bfloat16" and params["puzzle_emb"].dtype == jnp.bfloat16
-  assert convert.main(["--to-torch", str(tmp_path / "model"), str(tmp_path / "back.pt")]) == 0
+  assert convert_cli.main(["--to-torch", str(tmp_path / "model"), str(tmp_path / "back.pt")]) == 0
   back = torch.load(tmp_path / "back.pt", weights_only=True)
   for k, v in sd.items():
     assert torch.equal(back["_orig_mod." + k], v), k
 
 
-def _golden_eval_logits(model_dir):
-  params, config, _ = export.load_model(model_dir)
+def _golden_eval_logits(directory):
+  params, config, _ = model_dir.load_model(directory)
   gold = np.load(GOLDEN / "hrm_golden.npz")
   batch = {k: jnp.asarray(gold[k]) for k in ("inputs", "labels", "puzzle_identifiers")}
   carry = hrm_jax.initial_carry(batch, config)
@@ -123,18 +127,18 @@ def _golden_eval_logits(model_dir):
 @pytest.mark.parametrize("name,flags", [("step_0", ["--seq-len", "81"]),
                                         ("step_0_plain.pt", ["--task", "sudoku"])])
 def test_golden_checkpoint_reproduces_reference(tmp_path, name, flags):
-  assert convert.main([str(GOLDEN / "ckpt" / name), str(tmp_path / "m"), *flags]) == 0
+  assert convert_cli.main([str(GOLDEN / "ckpt" / name), str(tmp_path / "m"), *flags]) == 0
   config = _golden_eval_logits(tmp_path / "m")
   assert (config.hidden_size, config.num_puzzle_identifiers, config.halt_max_steps) == (64, 10, 4)
 
 
 def test_golden_cli_subprocess_and_export(tmp_path):
-  out = subprocess.run([sys.executable, "-m", "hrm_jax.convert", str(GOLDEN / "ckpt" / "step_0"),
+  out = subprocess.run([sys.executable, "-m", "hrm_jax.tools.convert", str(GOLDEN / "ckpt" / "step_0"),
                         str(tmp_path / "m"), "--seq-len", "81"], capture_output=True, text=True,
                        cwd=ROOT)
   assert out.returncode == 0, out.stderr
   assert "seq_len=81 (from --seq-len)" in out.stdout
-  assert convert.main(["--to-torch", str(tmp_path / "m"), str(tmp_path / "t" / "step_0")]) == 0
+  assert convert_cli.main(["--to-torch", str(tmp_path / "m"), str(tmp_path / "t" / "step_0")]) == 0
   want = torch.load(GOLDEN / "ckpt" / "step_0", weights_only=True)
   got = torch.load(tmp_path / "t" / "step_0", weights_only=True)
   assert list(got) == list(want) and all(torch.equal(got[k], want[k]) for k in want)
@@ -150,18 +154,18 @@ def test_seq_len_from_dataset_json(tmp_path):
           "seq_len": 77, "num_puzzle_identifiers": 5, "total_groups": 1,
           "mean_puzzle_examples": 1.0, "sets": ["all"]}
   (tmp_path / "mydata" / "test" / "dataset.json").write_text(json.dumps(meta))
-  assert convert.main([str(ckpt), str(tmp_path / "m")]) == 0
-  config, info = export.read_config(tmp_path / "m")
+  assert convert_cli.main([str(ckpt), str(tmp_path / "m")]) == 0
+  config, info = model_dir.read_config(tmp_path / "m")
   assert config.seq_len == 77 and info["data_path"] == str(tmp_path / "mydata")
   meta["num_puzzle_identifiers"] = 9
   (tmp_path / "mydata" / "test" / "dataset.json").write_text(json.dumps(meta))
-  assert cli.guard(convert.main, [str(ckpt), str(tmp_path / "m2"), "--data",
+  assert errors.guard(convert_cli.main, [str(ckpt), str(tmp_path / "m2"), "--data",
                                   str(tmp_path / "mydata")]) == 2
 
 
 def _error(capsys, argv):
-  """Run the CLI as `python -m hrm_jax.convert` does; the error must be one line."""
-  assert cli.guard(convert.main, argv) == 2
+  """Run the CLI as `python -m hrm_jax.tools.convert` does; the error must be one line."""
+  assert errors.guard(convert_cli.main, argv) == 2
   err = capsys.readouterr().err
   assert len(err.strip().splitlines()) == 1 and err.startswith("error: "), err
   return err
@@ -200,9 +204,9 @@ def test_bad_checkpoints_name_the_problem(tmp_path, capsys):
       capsys, [str(tmp_path / "junk" / "step_0"), str(tmp_path / "o5")])
   assert "no such checkpoint file" in _error(
       capsys, [str(tmp_path / "ok" / "missing"), str(tmp_path / "o6")])
-  assert convert.main([str(ckpt), str(tmp_path / "o7")]) == 0
+  assert convert_cli.main([str(ckpt), str(tmp_path / "o7")]) == 0
   assert "already exists" in _error(capsys, [str(ckpt), str(tmp_path / "o7")])
-  assert convert.main([str(ckpt), str(tmp_path / "o7"), "--force"]) == 0
+  assert convert_cli.main([str(ckpt), str(tmp_path / "o7"), "--force"]) == 0
   assert "not an hrm_jax model checkpoint" in _error(
       capsys, ["--to-torch", str(tmp_path / "ok"), str(tmp_path / "x.pt")])
 
@@ -218,7 +222,7 @@ def test_missing_checkpoint_file_is_named_before_its_yaml(tmp_path, capsys):
 
 def test_export_never_overwrites_without_force(tmp_path, capsys):
   ckpt = write_reference(tmp_path / "ref", reference_state_dict())
-  assert convert.main([str(ckpt), str(tmp_path / "model")]) == 0
+  assert convert_cli.main([str(ckpt), str(tmp_path / "model")]) == 0
   out = tmp_path / "out"
   out.mkdir()
   mine = b"# my own run's config\narch: {hidden_size: 512}\n"
@@ -234,7 +238,7 @@ def test_export_never_overwrites_without_force(tmp_path, capsys):
   assert (out / "step_0").read_bytes() == b"old weights" and not (out / "all_config.yaml").exists()
   assert "is a directory" in _error(capsys, ["--to-torch", str(tmp_path / "model"), str(out)])
   (out / "all_config.yaml").write_bytes(mine)
-  assert convert.main(["--to-torch", "--force", str(tmp_path / "model"), str(out / "step_0")]) == 0
+  assert convert_cli.main(["--to-torch", "--force", str(tmp_path / "model"), str(out / "step_0")]) == 0
   assert yaml.safe_load((out / "all_config.yaml").read_text()) == YAML
   assert list(torch.load(out / "step_0", weights_only=True)) == list(reference_state_dict())
   (tmp_path / "bad.yaml").write_text("arch: [unclosed\n")
@@ -243,7 +247,7 @@ def test_export_never_overwrites_without_force(tmp_path, capsys):
 
 
 def test_cli_errors_are_one_line_without_traceback(tmp_path):
-  run = lambda *argv: subprocess.run([sys.executable, "-m", "hrm_jax.convert", *map(str, argv)],
+  run = lambda *argv: subprocess.run([sys.executable, "-m", "hrm_jax.tools.convert", *map(str, argv)],
                                      capture_output=True, text=True, cwd=ROOT)
   got = run(tmp_path / "nope.pt", tmp_path / "m")
   assert got.returncode == 2
@@ -257,7 +261,7 @@ def test_cli_errors_are_one_line_without_traceback(tmp_path):
 
 def test_export_to_an_unwritable_place_is_one_line(tmp_path, capsys):
   ckpt = write_reference(tmp_path / "ref", reference_state_dict())
-  assert convert.main([str(ckpt), str(tmp_path / "model")]) == 0
+  assert convert_cli.main([str(ckpt), str(tmp_path / "model")]) == 0
   (tmp_path / "file").write_text("not a folder")
   err = _error(capsys, ["--to-torch", str(tmp_path / "model"), str(tmp_path / "file" / "x.pt")])
   assert f"cannot write {tmp_path / 'file'}" in err
@@ -280,27 +284,27 @@ def test_model_dir_round_trip_and_checkpoint_manager_layout(tmp_path):
                              puzzle_emb_ndim=32, hidden_size=32, num_heads=2, h_layers=1,
                              l_layers=1, h_cycles=1, l_cycles=1, halt_max_steps=2)
   params = model.init(jax.random.key(1), config)
-  export.save_model(tmp_path / "m", params, config, {"task": "maze"})
-  got, cfg, meta = export.load_model(tmp_path / "m")
+  model_dir.save_model(tmp_path / "m", params, config, {"task": "maze"})
+  got, cfg, meta = model_dir.load_model(tmp_path / "m")
   assert cfg == config and meta == {"task": "maze"}
   jax.tree.map(np.testing.assert_array_equal, got, params)
   with pytest.raises(FileExistsError):
-    export.save_model(tmp_path / "m", params, config)
+    model_dir.save_model(tmp_path / "m", params, config)
   # numbered step directories written with StandardSave (as a CheckpointManager does)
   import orbax.checkpoint as ocp
   ck = ocp.Checkpointer(ocp.CompositeCheckpointHandler())
   for step in (3, 12):
     ck.save(tmp_path / "run" / str(step), args=ocp.args.Composite(
         params=ocp.args.StandardSave(jax.tree.map(lambda x: x + step, params)),
-        config=ocp.args.JsonSave({"format": export.FORMAT, "config": export.config_to_dict(config),
+        config=ocp.args.JsonSave({"format": model_dir.FORMAT, "config": model_dir.config_to_dict(config),
                                   "meta": {"step": step}})))
-  got, _, meta = export.load_model(tmp_path / "run")
+  got, _, meta = model_dir.load_model(tmp_path / "run")
   assert meta == {"step": 12}
   np.testing.assert_array_equal(got["z0"]["H"], params["z0"]["H"] + 12)
   wrong = config.replace(hidden_size=64, num_heads=1)
-  export.save_model(tmp_path / "w", params, wrong, force=True)
-  with pytest.raises(export.ModelDirError, match="shape"):
-    export.load_model(tmp_path / "w")
+  model_dir.save_model(tmp_path / "w", params, wrong, force=True)
+  with pytest.raises(model_dir.ModelDirError, match="shape"):
+    model_dir.load_model(tmp_path / "w")
 
 
 @pytest.mark.slow
@@ -317,16 +321,16 @@ def test_large_puzzle_table_is_not_copied(tmp_path):
 
 
 def test_converted_model_evaluates(tmp_path, capsys):
-  """`python -m hrm_jax.evaluate --checkpoint DIR` reads a converted model (here: in-process)."""
-  evaluate = pytest.importorskip("hrm_jax.evaluate")
+  """`python -m hrm_jax.tools.evaluate --checkpoint DIR` reads a converted model (here: in-process)."""
+  evaluate = pytest.importorskip("hrm_jax.training.evaluate")
   from hrm_jax.data.sudoku import build_sudoku
   data = build_sudoku(tmp_path / "sudoku", train_size=2, test_size=4, num_aug=0,
                       difficulty="easy", workers=1, progress=False)
   # one puzzle identifier, as the dataset has (evaluate refuses a dataset that does not fit)
   ckpt = write_reference(tmp_path / "ref", reference_state_dict(num_ids=1))
-  assert convert.main([str(ckpt), str(tmp_path / "m"), "--data", str(data)]) == 0
+  assert convert_cli.main([str(ckpt), str(tmp_path / "m"), "--data", str(data)]) == 0
   capsys.readouterr()
-  assert evaluate.main(["--checkpoint", str(tmp_path / "m"), "--batch-size", "8"]) == 0
+  assert evaluate_cli.main(["--checkpoint", str(tmp_path / "m"), "--batch-size", "8"]) == 0
   report = json.loads(capsys.readouterr().out)
   assert report["task"] == "sudoku" and report["examples"] == 4.0 and report["segments"] == 3.0
   assert 0.0 <= report["token_accuracy"] <= 1.0

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from hrm_jax import cli, tasks
+from hrm_jax import errors, tasks
 from hrm_jax.data import arc, maze, parity, perfect_maze, sudoku
 from hrm_jax.data._atomic import MANIFEST, OutputFolderError
 from hrm_jax.data.format import read_split
@@ -61,7 +61,7 @@ def test_every_builder_refuses_a_folder_of_user_files(tmp_path, capsys, name):
   main, argv = BUILDERS[name]
   out = tmp_path / "d"
   before = _user_folder(out)
-  assert cli.guard(main, ["--out", str(out), *argv]) == 2
+  assert errors.guard(main, ["--out", str(out), *argv]) == 2
   _one_error_line(capsys, str(out), "not empty", "nothing was changed")
   assert _tree(out) == before  # byte for byte
   _no_leftovers(tmp_path)
@@ -71,16 +71,16 @@ def test_every_builder_refuses_a_folder_of_user_files(tmp_path, capsys, name):
 def test_every_builder_reuses_with_one_line_and_refuses_other_builders(tmp_path, capsys, name):
   main, argv = BUILDERS[name]
   out = tmp_path / "d"
-  assert cli.guard(main, ["--out", str(out), *argv]) == 0
+  assert errors.guard(main, ["--out", str(out), *argv]) == 0
   built = _tree(out)
   capsys.readouterr()
-  assert cli.guard(main, ["--out", str(out), *argv]) == 0
+  assert errors.guard(main, ["--out", str(out), *argv]) == 0
   assert capsys.readouterr().out.splitlines() == [
       f"{out}: reusing the {name} dataset built with these arguments (--force rebuilds it)"]
   assert _tree(out) == built
   other = "maze" if name == "parity" else "parity"
   other_main, other_argv = BUILDERS[other]
-  assert cli.guard(other_main, ["--out", str(out), *other_argv, "--force"]) == 2
+  assert errors.guard(other_main, ["--out", str(out), *other_argv, "--force"]) == 2
   _one_error_line(capsys, f"holds a {name} dataset, not a {other} one")
   assert _tree(out) == built
 
@@ -90,7 +90,7 @@ def test_current_directory_is_refused(tmp_path, monkeypatch, capsys):
   work.mkdir()
   monkeypatch.chdir(work)
   for out in (".", str(work), str(tmp_path)):
-    assert cli.guard(parity.main, ["--out", out, *BUILDERS["parity"][1]]) == 2
+    assert errors.guard(parity.main, ["--out", out, *BUILDERS["parity"][1]]) == 2
     _one_error_line(capsys, "is the current directory (or holds it)", "--out data/NAME")
   assert list(work.iterdir()) == []
   _no_leftovers(tmp_path)
@@ -98,9 +98,9 @@ def test_current_directory_is_refused(tmp_path, monkeypatch, capsys):
 
 def test_a_file_in_the_way_is_refused(tmp_path, capsys):
   (tmp_path / "f").write_text("mine")
-  assert cli.guard(parity.main, ["--out", str(tmp_path / "f"), *BUILDERS["parity"][1]]) == 2
+  assert errors.guard(parity.main, ["--out", str(tmp_path / "f"), *BUILDERS["parity"][1]]) == 2
   _one_error_line(capsys, "is a file, not a folder")
-  assert cli.guard(parity.main, ["--out", str(tmp_path / "f" / "x"), *BUILDERS["parity"][1]]) == 2
+  assert errors.guard(parity.main, ["--out", str(tmp_path / "f" / "x"), *BUILDERS["parity"][1]]) == 2
   _one_error_line(capsys, "lies under the file")
   assert (tmp_path / "f").read_text() == "mine"
 
@@ -112,7 +112,7 @@ def test_a_parent_of_datasets_is_refused(tmp_path, capsys):
   before = _tree(tmp_path / "data")
   for force in ([], ["--force"]):
     argv = ["--out", str(tmp_path / "data"), *BUILDERS["parity"][1], *force]
-    assert cli.guard(parity.main, argv) == 2
+    assert errors.guard(parity.main, argv) == 2
     _one_error_line(capsys, "holds other datasets (m8, p8)")
   assert _tree(tmp_path / "data") == before
 
@@ -123,7 +123,7 @@ def test_other_arguments_need_force_and_keep_unknown_files(tmp_path, capsys):
   (out / "train" / "my_predictions.npy").write_bytes(b"\x01\x02")
   before = _tree(out)
   capsys.readouterr()
-  assert cli.guard(parity.main, ["--out", str(out), "--length", "9", "--train-size", "20",
+  assert errors.guard(parity.main, ["--out", str(out), "--length", "9", "--train-size", "20",
                                  "--test-size", "5"]) == 2
   _one_error_line(capsys, "built with other arguments (length 8 -> 9)", "--force")
   assert _tree(out) == before
@@ -203,7 +203,7 @@ def test_an_empty_folder_is_written_in_place(tmp_path):
     (perfect_maze.main, ["--train-size", "0"], "train_size (--train-size)"),
 ])
 def test_builder_argument_errors_are_one_line(tmp_path, capsys, main, argv, message):
-  assert cli.guard(main, ["--out", str(tmp_path / "o"), *argv]) == 2
+  assert errors.guard(main, ["--out", str(tmp_path / "o"), *argv]) == 2
   _one_error_line(capsys, message)
   assert not (tmp_path / "o").exists()
 
@@ -219,9 +219,9 @@ def test_help_shows_defaults(capsys, main):
 
 def test_sudoku_cache_hit_prints_one_line(tmp_path, capsys):
   argv = ["--out", str(tmp_path / "s"), *BUILDERS["sudoku"][1]]
-  assert cli.guard(sudoku.main, argv) == 0
+  assert errors.guard(sudoku.main, argv) == 0
   assert len(capsys.readouterr().out.splitlines()) == 2  # a summary and `wrote ...`
-  assert cli.guard(sudoku.main, argv) == 0
+  assert errors.guard(sudoku.main, argv) == 0
   assert len(capsys.readouterr().out.splitlines()) == 1
 
 

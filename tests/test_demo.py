@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from experiments.configs import parity
-from hrm_jax import demo
+from experiments import demo
 
 
 def test_one_pass_twin_differs_only_in_recurrence():
@@ -40,7 +40,7 @@ def test_ctrl_c_stops_both_runs_with_a_checkpoint_in_one_line(tmp_path):
   repo = Path(__file__).resolve().parents[1]
   out = tmp_path / "demo"
   proc = subprocess.Popen(
-      [sys.executable, "-m", "hrm_jax.demo", "--out", str(out), "--steps", "100000",
+      [sys.executable, "-m", "experiments.demo", "--out", str(out), "--steps", "100000",
        "--data", str(tmp_path / "data")], cwd=repo, env={**os.environ, "PYTHONPATH": str(repo)},
       stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
   deadline = time.time() + 240
@@ -71,12 +71,12 @@ def test_demo_refuses_a_folder_that_is_not_its_output(tmp_path):
 def test_demo_replaces_only_its_own_earlier_output(tmp_path):
   from hrm_jax.data._atomic import claim_marked_folder
   out = tmp_path / "demo"
-  claim_marked_folder(out, demo.MARKER, demo.OUTPUTS, "hrm_jax.demo output")
+  claim_marked_folder(out, demo.MARKER, demo.OUTPUTS, "experiments.demo output")
   (out / "hrm" / "checkpoints").mkdir(parents=True)
   (out / "hrm" / "checkpoints" / "1").write_text("old run")
   (out / "report.md").write_text("old report")
   (out / "my_notes.md").write_text("mine")
-  claim_marked_folder(out, demo.MARKER, demo.OUTPUTS, "hrm_jax.demo output")
+  claim_marked_folder(out, demo.MARKER, demo.OUTPUTS, "experiments.demo output")
   assert sorted(p.name for p in out.iterdir()) == [demo.MARKER, "my_notes.md"]
   assert (out / "my_notes.md").read_text() == "mine"
 
@@ -90,5 +90,5 @@ def test_a_tampered_marker_removes_nothing_outside(tmp_path):
   (out / "kept.txt").write_text("keep")
   (out / demo.MARKER).write_text(json.dumps({"owned": [".", "", "..", "../beside.txt",
                                                        str(tmp_path / "beside.txt")]}))
-  claim_marked_folder(out, demo.MARKER, demo.OUTPUTS, "hrm_jax.demo output")
+  claim_marked_folder(out, demo.MARKER, demo.OUTPUTS, "experiments.demo output")
   assert (tmp_path / "beside.txt").read_text() == "keep" and (out / "kept.txt").is_file()

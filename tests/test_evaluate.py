@@ -13,8 +13,9 @@ import numpy as np
 import pytest
 
 import tiny_run
-from hrm_jax import (act, checkpoint, cli, evaluate, experiment, export, losses, model,
-                     parallel, tasks)
+from hrm_jax import act, errors, losses, model, tasks
+from hrm_jax.tools import evaluate as evaluate_cli
+from hrm_jax.training import checkpoint, evaluate, experiment, model_dir, parallel
 from hrm_jax.data import arc, maze
 from hrm_jax.data.sudoku import build_sudoku
 
@@ -128,7 +129,7 @@ def tiny_model(tmp_path_factory):
   data = tiny_run.build_data(root)
   config = experiment.settings(tiny_run.config(root / "run", data)).model
   params = model.init(jax.random.key(0), config)
-  export.save_model(root / "m", params, config, {"task": "maze", "data_path": str(data)})
+  model_dir.save_model(root / "m", params, config, {"task": "maze", "data_path": str(data)})
   return root, data, config, params
 
 
@@ -156,7 +157,7 @@ def test_eval_losses_are_the_reference_loss_head_at_the_final_segment(tiny_model
 
 def _cli(argv, capsys):
   """Run the evaluate CLI as `python -m` does; returns (exit code, stdout, stderr lines)."""
-  code = cli.guard(evaluate.main, argv)
+  code = errors.guard(evaluate_cli.main, argv)
   out, err = capsys.readouterr()
   return code, out, [line for line in err.splitlines() if line.strip()]
 
@@ -214,7 +215,7 @@ def test_cli_on_a_damaged_checkpoint_says_so_in_one_line(tiny_model, tmp_path):
   for shard in shards:
     shutil.rmtree(shard)                                    # the arrays' data files
   env = {**os.environ, "JAX_PLATFORMS": "cpu"}
-  done = subprocess.run([sys.executable, "-m", "hrm_jax.evaluate", "--checkpoint", str(run),
+  done = subprocess.run([sys.executable, "-m", "hrm_jax.tools.evaluate", "--checkpoint", str(run),
                          "--batch-size", "32"], cwd=REPO, env=env, capture_output=True,
                         text=True, timeout=300)
   err = [line for line in done.stderr.splitlines() if line.strip()]

@@ -7,7 +7,8 @@ import numpy as np
 import pytest
 
 import hrm_jax
-from hrm_jax import act, layers, model, torch_names
+from hrm_jax import act, layers, model
+from hrm_jax.interop import torch_names
 from hrm_jax.losses import log_stablemax, stablemax_cross_entropy
 
 GOLDEN = pathlib.Path(__file__).parent / "golden"

@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from hrm_jax import cli
+from hrm_jax import errors
 from hrm_jax.data import maze as M
 from hrm_jax.data.format import read_identifiers, read_split
 
@@ -223,7 +223,7 @@ def test_cli(tmp_path, capsys):
      "workers (--workers) must be at least 1"),
 ])
 def test_cli_errors_are_one_line(tmp_path, capsys, argv, message):
-    assert cli.guard(M.main, ["--out", str(tmp_path / "o"), *argv]) == 2
+    assert errors.guard(M.main, ["--out", str(tmp_path / "o"), *argv]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and message in err, err
     assert not (tmp_path / "o").exists()
@@ -232,7 +232,7 @@ def test_cli_errors_are_one_line(tmp_path, capsys, argv, message):
 def test_small_size_gets_a_fitting_default_min_path(tmp_path, capsys):
     assert M.default_min_path(30) == 110 and M.default_min_path(10) == 12
     out = tmp_path / "m10"
-    assert cli.guard(M.main, ["--out", str(out), "--size", "10", "--train-size", "3",
+    assert errors.guard(M.main, ["--out", str(out), "--size", "10", "--train-size", "3",
                               "--test-size", "2", "--workers", "1"]) == 0
     assert json.loads((out / "build_args.json").read_text())["min_path"] == 12
     train = read_split(out, "train")[1]["all"]

@@ -32,7 +32,7 @@ TIMEOUT_S = 180
 # A process that failed may then hang in jax.distributed's shutdown barrier: its output says.
 FAILED = re.compile(r"^(Traceback \(most recent call last\)|error: )", re.MULTILINE)
 TIMING_FIELDS = {"time", "examples_per_s"}      # wall-clock figures in metrics.jsonl: not compared
-# What announces a cluster to JAX or to hrm_jax.parallel: none of it may leak in from outside.
+# What announces a cluster to JAX or to hrm_jax.training.parallel: none of it may leak in from outside.
 CLUSTER_ENV = ("JAX_", "SLURM_", "OMPI_", "PMI_", "TPU_", "MEGASCALE_", "COORDINATOR_ADDRESS")
 
 
@@ -113,7 +113,7 @@ def _wait(*jobs: _Job) -> None:
 
 
 def _records(run_dir: Path) -> list[dict]:
-  from hrm_jax import records
+  from hrm_jax.training import records
   return [{k: v for k, v in r.items() if k not in TIMING_FIELDS}
           for r in records.read_records(run_dir / "metrics.jsonl")]
 

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 import tiny_run
-from hrm_jax import evaluate, records, report
+from hrm_jax.training import evaluate, records, report
 from hrm_jax.batch import IGNORE_LABEL
 from hrm_jax.data.loader import eval_batches
 

@@ -14,7 +14,8 @@ import pytest
 
 import tiny_run
 from experiments.configs import maze, parity
-from hrm_jax import checkpoint, experiment, records, runlock, tasks, train
+from hrm_jax import tasks
+from hrm_jax.training import checkpoint, experiment, records, runlock, train
 from hrm_jax.config import ConfigError, HRMConfig
 from hrm_jax.data.format import DatasetMetadata
 
@@ -52,7 +53,7 @@ def _steps(run_dir: Path) -> list[int]:
 
 def test_lock_held_by_a_live_process_refuses_then_stale_lock_is_taken_over(tmp_path, capsys):
   holder = subprocess.Popen(
-      [sys.executable, "-c", "import sys, time; from hrm_jax.runlock import RunLock; "
+      [sys.executable, "-c", "import sys, time; from hrm_jax.training.runlock import RunLock; "
        f"RunLock({str(tmp_path)!r}).acquire(); print('held', flush=True); time.sleep(120)"],
       cwd=REPO, env=ENV, stdout=subprocess.PIPE, text=True)
   try:

@@ -1,4 +1,4 @@
-"""hrm_jax.solve: the function, the CLI and every malformed input it must refuse."""
+"""hrm_jax.tools.solve: the function, the CLI and every malformed input it must refuse."""
 import json
 import pathlib
 import re
@@ -11,7 +11,9 @@ import numpy as np
 import pytest
 
 import hrm_jax
-from hrm_jax import act, cli, export, model, solve
+from hrm_jax import act, errors, model
+from hrm_jax.tools import solve
+from hrm_jax.training import model_dir
 
 GOLDEN = pathlib.Path(__file__).parent / "golden"
 ROOT = pathlib.Path(__file__).parents[1]
@@ -24,7 +26,7 @@ GOLDEN_CFG = hrm_jax.HRMConfig(  # tests/golden: the reference's tiny Sudoku mod
 
 
 def _golden_params():
-  from hrm_jax import torch_names
+  from hrm_jax.interop import torch_names
   gold = np.load(GOLDEN / "hrm_golden.npz")
   sd = {k: gold[k] for k in gold.files if k.startswith("inner.")}
   return torch_names.params_from_state_dict(sd, GOLDEN_CFG), GOLDEN_CFG, gold
@@ -32,10 +34,10 @@ def _golden_params():
 
 @pytest.fixture(scope="module")
 def golden_dir(tmp_path_factory):
-  """The golden reference weights as a model directory (what hrm_jax.convert writes)."""
+  """The golden reference weights as a model directory (what hrm_jax.interop.convert writes)."""
   params, config, _ = _golden_params()
   path = tmp_path_factory.mktemp("golden") / "model"
-  export.save_model(path, params, config, {"task": "sudoku"})
+  model_dir.save_model(path, params, config, {"task": "sudoku"})
   return path
 
 
@@ -44,7 +46,7 @@ def _tiny_model(tmp_path_factory, name, task, seq_len, vocab, num_ids=1):
                              puzzle_emb_ndim=16, hidden_size=16, num_heads=1, h_layers=1,
                              l_layers=1, h_cycles=1, l_cycles=1, halt_max_steps=2)
   path = tmp_path_factory.mktemp(name) / "model"
-  export.save_model(path, model.init(jax.random.key(0), config), config, {"task": task})
+  model_dir.save_model(path, model.init(jax.random.key(0), config), config, {"task": task})
   return path
 
 
@@ -132,8 +134,8 @@ def test_maze_and_arc_cli(maze_dir, arc_dir, tmp_path, capsys):
 
 
 def _refused(capsys, argv, needle):
-  """The CLI (as `python -m hrm_jax.solve` runs it) refuses `argv` in one line naming `needle`."""
-  assert cli.guard(solve.main, argv) == 2, argv
+  """The CLI (as `python -m hrm_jax.tools.solve` runs it) refuses `argv` in one line naming `needle`."""
+  assert errors.guard(solve.main, argv) == 2, argv
   captured = capsys.readouterr()
   assert needle in captured.err, (argv, captured.err)
   assert len(captured.err.strip().splitlines()) == 1 and not captured.out, captured
@@ -208,7 +210,7 @@ def test_wrong_model_or_checkpoint(golden_dir, maze_dir, tmp_path, capsys):
 
 
 def test_cli_subprocess_refuses_without_traceback(tmp_path):
-  out = subprocess.run([sys.executable, "-m", "hrm_jax.solve", "--checkpoint", str(tmp_path),
+  out = subprocess.run([sys.executable, "-m", "hrm_jax.tools.solve", "--checkpoint", str(tmp_path),
                         "--sudoku", "12"], capture_output=True, text=True, cwd=ROOT)
   assert out.returncode == 2 and "81 cells, got 2" in out.stderr
   assert "Traceback" not in out.stderr

@@ -4,7 +4,8 @@ import numpy as np
 import pytest
 
 import tiny_run
-from hrm_jax import evaluate, export, records, train
+from hrm_jax.tools import evaluate as evaluate_cli
+from hrm_jax.training import evaluate, model_dir, records, train
 
 
 @pytest.fixture(scope="module")
@@ -37,11 +38,11 @@ def test_loss_falls_and_accuracy_rises(tiny):
 
 def test_evaluate_cli_reads_the_run(tiny, capsys):
   run_dir, summary = tiny
-  assert evaluate.main(["--checkpoint", str(run_dir), "--max-examples", "64",
+  assert evaluate_cli.main(["--checkpoint", str(run_dir), "--max-examples", "64",
                         "--batch-size", "32"]) == 0
   out = capsys.readouterr().out
   assert '"exact_accuracy"' in out
-  params, config, meta = export.load_model(run_dir / "checkpoints")  # the export layout
+  params, config, meta = model_dir.load_model(run_dir / "checkpoints")  # the export layout
   assert meta["task"] == "maze" and config.hidden_size == 32
 
 
@@ -53,7 +54,7 @@ def test_eight_devices_match_one(tmp_path, data):
     cfg = tiny_run.config(tmp_path / f"dev{n}", data, **kw)
     cfg.eval.max_examples = 32
     train.train(cfg, devices=jax.devices()[:n], write_report=False)
-    params, _, _ = export.load_model(tmp_path / f"dev{n}" / "checkpoints")
+    params, _, _ = model_dir.load_model(tmp_path / f"dev{n}" / "checkpoints")
     recs = records.read_records(tmp_path / f"dev{n}" / "metrics.jsonl")
     runs[n] = (params, [r["loss"] for r in recs if r["kind"] == "train"])
   np.testing.assert_allclose(runs[1][1], runs[8][1], rtol=1e-4)

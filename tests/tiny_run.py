@@ -50,10 +50,11 @@ MAZE4x4 = dict(vocab_size=6, seq_len=16, num_puzzle_identifiers=1, puzzle_emb_nd
 
 def save_run_checkpoint(run_dir: Path, step: int, metric: float = 0.5):
   """A training run's checkpoint (EMA and the run-only items included) of a fresh MAZE4x4
-  model, written by `hrm_jax.checkpoint`; returns (params, config)."""
+  model, written by `hrm_jax.training.checkpoint`; returns (params, config)."""
   import jax
   import jax.numpy as jnp
-  from hrm_jax import HRMConfig, checkpoint, model
+  from hrm_jax import HRMConfig, model
+  from hrm_jax.training import checkpoint
   cfg = HRMConfig(**MAZE4x4)
   params = model.init(jax.random.key(0), cfg)
   ck = checkpoint.Checkpoints(run_dir / "checkpoints")

@@ -1,6 +1,6 @@
 """Output folders that never lose a user's file: the one rule every builder and the demo use.
 
-A tool that writes a folder (a dataset builder, `hrm_jax.demo --out`) may write into a
+A tool that writes a folder (a dataset builder, `experiments.demo --out`) may write into a
 missing or empty folder, or replace what it wrote there itself before; anything else is
 refused with one line (`OutputFolderError`) naming the folder and what to change:
 

@@ -25,7 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
-from hrm_jax import cli
+from hrm_jax import errors
 from hrm_jax.data import _cli, maze
 from hrm_jax.data.format import (BuildSettingError, check_setting, claim_dataset_folder,
                                  independent_examples, write_dataset)
@@ -139,4 +139,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-  sys.exit(cli.guard(main))
+  sys.exit(errors.guard(main))

@@ -45,7 +45,7 @@ from typing import Any, NamedTuple
 import numpy as np
 from tqdm import tqdm
 
-from hrm_jax import cli
+from hrm_jax import errors
 from hrm_jax.data import _cli
 from hrm_jax.data import _sudoku_solver as solver
 from hrm_jax.data._pool import Workers
@@ -409,4 +409,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(cli.guard(main))
+    sys.exit(errors.guard(main))

@@ -1,10 +1,10 @@
 """Solve puzzles with a saved model: a Python function and a CLI.
 
-    python -m hrm_jax.solve --checkpoint DIR --sudoku "53..7....6..195...."
-    python -m hrm_jax.solve --checkpoint DIR --sudoku puzzles.txt
-    python -m hrm_jax.solve --checkpoint DIR --maze maze.txt
-    python -m hrm_jax.solve --checkpoint DIR --parity 0110100111
-    python -m hrm_jax.solve --checkpoint DIR --arc TASK.json [--identifiers identifiers.json]
+    python -m hrm_jax.tools.solve --checkpoint DIR --sudoku "53..7....6..195...."
+    python -m hrm_jax.tools.solve --checkpoint DIR --sudoku puzzles.txt
+    python -m hrm_jax.tools.solve --checkpoint DIR --maze maze.txt
+    python -m hrm_jax.tools.solve --checkpoint DIR --parity 0110100111
+    python -m hrm_jax.tools.solve --checkpoint DIR --arc TASK.json [--identifiers identifiers.json]
 
 Inputs:
   --sudoku  81 cells (digits 1-9; '.', '0' or '_' blank), on one line or over nine,
@@ -17,7 +17,7 @@ Inputs:
   --parity  a string of 0/1 bits (the prefix-parity task), or a file of one per line.
   --arc     an ARC task JSON: every test input is answered.
 
-The model runs `halt_max_steps` ACT segments (hrm_jax.evaluate's scan); each
+The model runs `halt_max_steps` ACT segments (hrm_jax.training.evaluate's scan); each
 answer is the one of the first segment where the halting rule fires (default
 act.DEFAULT_HALT_RULE, as at evaluation and training) and is printed with the
 segments used and the halting confidence sigmoid(q_halt). Malformed puzzles
@@ -39,7 +39,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from hrm_jax import act, cli, evaluate, export, tasks
+from hrm_jax import act, errors, tasks
+from hrm_jax.training import evaluate, model_dir
 from hrm_jax.batch import IGNORE_LABEL
 from hrm_jax.config import HRMConfig
 from hrm_jax.data import maze as maze_data
@@ -436,7 +437,7 @@ def _read_json(path: str, what: str):
 # ----------------------------------------------------------------------------- CLI
 
 def _check_fits(task: str, config: HRMConfig, meta: dict) -> None:
-  from hrm_jax.convert import TASKS
+  from hrm_jax.interop.convert import TASKS
   known = meta.get("task")
   if known and known != task:
     raise PuzzleError(f"this checkpoint was trained on {known}, not {task}")
@@ -497,7 +498,7 @@ def run(args: argparse.Namespace) -> str:
     bit_strings = split_parity(text, source)
   else:
     grids, answers = parse_arc(_read_json(args.arc, "ARC task"))
-  config, meta = export.read_config(args.checkpoint)  # no arrays yet
+  config, meta = model_dir.read_config(args.checkpoint)  # no arrays yet
   _check_fits(task, config, meta)
   notes, pid = [], 0
   if task == "maze":
@@ -521,7 +522,7 @@ def run(args: argparse.Namespace) -> str:
       notes.append("note: " + note)
   names = names or [f"{'maze' if task == 'maze' else 'string'} {k + 1}"
                     for k in range(len(puzzles))]
-  params, config, meta = evaluate.load_for_eval(args.checkpoint)
+  params, config, meta = model_dir.load_for_eval(args.checkpoint)
   inputs = np.stack(puzzles)
   sol = solve(params, config, inputs, pid, max_steps=args.max_steps, eval_halt=args.halt)
   limit = int(args.max_steps or config.halt_max_steps)
@@ -551,11 +552,11 @@ def run(args: argparse.Namespace) -> str:
 
 
 def _parser() -> argparse.ArgumentParser:
-  p = argparse.ArgumentParser(prog="python -m hrm_jax.solve",
+  p = argparse.ArgumentParser(prog="python -m hrm_jax.tools.solve",
                               description=__doc__.split("\n\n")[0],
                               epilog=__doc__.split("\n\n", 2)[2].split("\n\nThe model")[0],
                               formatter_class=argparse.RawDescriptionHelpFormatter)
-  p.add_argument("--checkpoint", required=True, help="model directory (hrm_jax.convert output, "
+  p.add_argument("--checkpoint", required=True, help="model directory (hrm_jax.interop.convert output, "
                  "or a training run's directory or checkpoint)")
   which = p.add_mutually_exclusive_group(required=True)
   which.add_argument("--sudoku", help="81 cells, digits 1-9 and '.'/0 blanks, or a file of "
@@ -575,7 +576,7 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-  """CLI entry point: prints the answers. Bad input raises a UserError (see `cli.guard`)."""
+  """CLI entry point: prints the answers. Bad input raises a UserError (see `errors.guard`)."""
   args = _parser().parse_args(argv)
   if args.max_steps is not None and args.max_steps < 1:
     raise UserError("--max-steps must be >= 1")
@@ -584,4 +585,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-  sys.exit(cli.guard(main))
+  sys.exit(errors.guard(main))

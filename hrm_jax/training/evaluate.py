@@ -1,4 +1,4 @@
-"""Evaluation on the test split, and `python -m hrm_jax.evaluate --checkpoint DIR`.
+"""Evaluation on the test split (the command line: `python -m hrm_jax.tools.evaluate`).
 
 Every test example runs for `K` ACT segments (the reference's evaluation). The
 same pass also records, per example, the answer at the first segment where the
@@ -27,12 +27,8 @@ An ARC evaluation also writes `submission.json` in the ARC Prize format (see
 """
 from __future__ import annotations
 
-import argparse
-import gc
 import json
 import math
-import sys
-import time
 import types
 from pathlib import Path
 from typing import Iterable
@@ -42,7 +38,8 @@ import jax.numpy as jnp
 import numpy as np
 from jax import lax
 
-from hrm_jax import act, cli, losses, parallel, tasks
+from hrm_jax import act, losses, tasks
+from hrm_jax.training import parallel
 from hrm_jax.batch import labels_of
 from hrm_jax.config import HRMConfig
 from hrm_jax.data.format import read_metadata, read_split
@@ -262,111 +259,13 @@ def evaluate(params, config: HRMConfig, task: str, data_dir: Path, mesh, *, num_
   return score(task, got, data_dir, num_segments, pass_ks, submission_path=submission_path), got
 
 
-# ----------------------------------------------------------------------------- CLI
-
-# in the tracebacks of orbax's left-over reads on a closed event loop (the first frame, the end)
-_NOISE = ("in call_soon_threadsafe", "Event loop is closed")
-
-
-def _without_async_noise(text: str) -> str:
-  """`text` minus the tracebacks of orbax's left-over reads (even a last one cut short)."""
-  blocks, keep = text.split("Traceback (most recent call last):"), []
-  for i, block in enumerate(blocks):
-    if i == 0 or not any(n in block for n in _NOISE):
-      keep.append(block if i == 0 else "Traceback (most recent call last):" + block)
-  return "".join(keep)
-
-
-def _drop_orbax_unraisable() -> None:
-  """From now on, drop the 'Exception ignored in <coroutine ...>' reports of orbax's reads.
-
-  After a failed read, orbax leaves its other read coroutines unfinished; each is
-  reported when it is garbage collected (often at exit, after our error line).
-  """
-  previous = sys.unraisablehook
-  if getattr(previous, "_drops_orbax", False):
-    return
-
-  def hook(unraisable):
-    code = getattr(unraisable.object, "cr_code", None)
-    if code is None or "orbax" not in code.co_filename:
-      previous(unraisable)
-
-  hook._drops_orbax = True
-  sys.unraisablehook = hook
-
-
-def _read_checkpoint(read, step_dir: Path):
-  """`read()`, with a failure of a damaged checkpoint turned into one EvaluateError.
-
-  When orbax fails on one array, its other pending reads finish on a closed event
-  loop and each prints an 'Event loop is closed' traceback; they are held back
-  (stderr is buffered until the reads settle) so the cause is not buried.
-  """
-  import io
-  real, buffer = sys.stderr, io.StringIO()
-  sys.stderr = buffer
-  try:
-    return read()
-  except UserError:
-    raise
-  except Exception as e:
-    _drop_orbax_unraisable()
-    gc.collect()  # finalise the abandoned read coroutines now, not at exit
-    size, quiet_since, start = -1, time.time(), time.time()
-    while time.time() - quiet_since < 0.3 and time.time() - start < 3:  # let the reads settle
-      time.sleep(0.05)
-      if buffer.tell() != size:
-        size, quiet_since = buffer.tell(), time.time()
-    cause = e
-    while cause.__cause__ is not None:
-      cause = cause.__cause__
-    first = (str(cause).strip().splitlines() or [type(cause).__name__])[0]
-    first = first if len(first) <= 300 else first[:300] + "..."
-    steps = sorted(int(p.name) for p in step_dir.parent.iterdir()
-                   if p.name.isdigit() and p != step_dir) if step_dir.parent.is_dir() else []
-    hint = (f"it may be damaged or incomplete; try another step, e.g. --checkpoint "
-            f"{step_dir.parent / str(steps[-1])}" if steps else
-            "it may be damaged or incomplete (an interrupted save or a partial copy)")
-    raise EvaluateError(f"cannot read the checkpoint {step_dir}: {type(cause).__name__}: {first}",
-                        hint=hint) from e
-  finally:
-    sys.stderr = real
-    sys.stderr.write(_without_async_noise(buffer.getvalue()))
-
-
-def load_for_eval(checkpoint: str | Path, use_ema: bool = True):
-  """(params, config, meta) from a run directory, a checkpoint root or step, or a model dir.
-
-  Raises ModelDirError for a path that is no checkpoint and EvaluateError for one
-  that cannot be read (e.g. a damaged array file).
-  """
-  from hrm_jax import export
-  path = Path(checkpoint)
-  if (path / "checkpoints").is_dir():
-    path = path / "checkpoints"
-  step_dir = export.resolve_model_dir(path)
-
-  def read():
-    params, config, meta = export.load_model(step_dir)
-    if use_ema and (step_dir / "ema").is_dir():
-      import orbax.checkpoint as ocp
-      abstract = jax.tree.map(ocp.utils.to_shape_dtype_struct, params)
-      params = ocp.StandardCheckpointer().restore(step_dir / "ema", abstract)
-      meta = {**meta, "evaluated_params": "ema"}
-    return params, config, meta
-
-  params, config, meta = _read_checkpoint(read, step_dir)
-  return params, config, {**meta, "step_dir": str(step_dir)}
-
-
 def check_dataset(config: HRMConfig, task: str, data_dir: Path) -> None:
   """Raise EvaluateError unless `data_dir`'s test split fits the model and `task`.
 
   Compared: the task of the builder recorded in build_args.json (when it names
   one) and the test split's seq_len, vocab_size and num_puzzle_identifiers.
   """
-  from hrm_jax.experiment import BUILDER_TASKS  # (experiment imports this module)
+  from hrm_jax.training.experiment import BUILDER_TASKS  # (experiment imports this module)
   if not (data_dir / "test" / "dataset.json").is_file():
     raise EvaluateError(f"no test split under {str(data_dir)!r} (expected test/dataset.json)",
                         hint="pass the dataset directory with --data")
@@ -386,73 +285,3 @@ def check_dataset(config: HRMConfig, task: str, data_dir: Path) -> None:
   if wrong:
     raise EvaluateError(f"{data_dir} does not fit this {task} model: " + ", ".join(wrong),
                         hint="pass the dataset the model was trained on with --data")
-
-
-def main(argv: list[str] | None = None) -> int:
-  """`python -m hrm_jax.evaluate --checkpoint DIR [--data DIR] [--task T] ...`."""
-  from hrm_jax.data._cli import parser
-  p = parser("Evaluate a saved hrm_jax run or converted model on its test split.")
-  p.add_argument("--checkpoint", required=True,
-                 help="run dir, its checkpoints/ dir, one step dir, or a model dir (export)")
-  p.add_argument("--data", default="", help="dataset dir (omitted: the one the run used)")
-  p.add_argument("--task", default="", help="maze|sudoku|arc|parity (omitted: the checkpoint's)")
-  p.add_argument("--segments", type=int, default=0, help="ACT segments (0: halt_max_steps)")
-  p.add_argument("--halt-rule", default=act.DEFAULT_HALT_RULE,
-                 choices=("q_halt", "q_halt_gt_continue"), help="halting rule of the halt/ metrics")
-  p.add_argument("--batch-size", type=int, default=256,
-                 help="examples per batch (a multiple of the device count)")
-  p.add_argument("--max-examples", type=int, default=0, help="first N test examples (0: all)")
-  p.add_argument("--pass-ks", default=",".join(map(str, DEFAULT_PASS_KS)),
-                 help="ARC: the K of pass@K, comma-separated")
-  p.add_argument("--no-ema", action="store_true", help="evaluate the raw, not the EMA, parameters")
-  p.add_argument("--out", default="", help="also write the metrics as JSON to this file")
-  p.add_argument("--out-dir", default="",
-                 help="write metrics.json (and, for ARC, submission.json) into this folder")
-  p.add_argument("--no-progress", action="store_true", help="no progress bar")
-  p.add_argument("--verbose", action="store_true", help="tracebacks on errors")
-  a = p.parse_args(argv)
-  try:
-    pass_ks = pass_ks_of(int(k) for k in a.pass_ks.split(",") if k.strip())
-  except ValueError as e:
-    raise EvaluateError(f"--pass-ks {a.pass_ks!r}: expected positive integers like 1,2,10") from e
-  if a.segments < 0 or a.batch_size < 1 or a.max_examples < 0:
-    raise EvaluateError("--segments and --max-examples must be >= 0 and --batch-size >= 1")
-  from hrm_jax.experiment import TASKS
-  parallel.maybe_initialize_distributed()
-  params, config, meta = load_for_eval(a.checkpoint, use_ema=not a.no_ema)
-  task = a.task or meta.get("task", "")
-  if task not in TASKS:
-    raise EvaluateError(f"the checkpoint does not name its task ({task!r})" if not a.task else
-                        f"--task {task!r} is not one of {sorted(TASKS)}",
-                        hint=f"pass --task, one of {sorted(TASKS)}")
-  if a.task and meta.get("task") not in (None, "", a.task):
-    raise EvaluateError(f"--task {a.task} but the checkpoint is a {meta['task']} model",
-                        hint="leave out --task to evaluate it as the task it was trained on")
-  data = Path(a.data or meta.get("data_path", ""))
-  if not (a.data or meta.get("data_path")):
-    raise EvaluateError("the checkpoint does not name its dataset", hint="pass --data DIR")
-  check_dataset(config, task, data)
-  mesh = parallel.make_mesh()
-  parallel.local_batch_size(mesh, a.batch_size, "--batch-size")
-  params = parallel.replicate(mesh, params)
-  segments = a.segments or config.halt_max_steps
-  out_dir = Path(a.out_dir) if a.out_dir else None
-  lead = jax.process_index() == 0
-  submission = out_dir / "submission.json" if out_dir and task == "arc" and lead else None
-  metrics, _ = evaluate(params, config, task, data, mesh, num_segments=segments,
-                        halt_rule=a.halt_rule, global_batch_size=a.batch_size,
-                        max_examples=a.max_examples, pass_ks=pass_ks,
-                        progress=lead and not a.no_progress, submission_path=submission)
-  report = {"checkpoint": meta["step_dir"], "task": task, "data": str(data), **metrics}
-  if lead:
-    print(json.dumps(report, indent=1))
-    if a.out:
-      Path(a.out).write_text(json.dumps(metrics, indent=1))
-    if out_dir:
-      out_dir.mkdir(parents=True, exist_ok=True)
-      (out_dir / "metrics.json").write_text(json.dumps(report, indent=1))
-  return 0
-
-
-if __name__ == "__main__":
-  sys.exit(cli.guard(main))

@@ -15,7 +15,8 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-from hrm_jax import records, render, tasks  # noqa: E402
+from hrm_jax import tasks  # noqa: E402
+from hrm_jax.training import records, render
 
 
 def plural(n: float, word: str) -> str:

@@ -1,6 +1,6 @@
 """`make demo`: train a small HRM on CPU to compute prefix parities, next to a one-pass baseline.
 
-  python -m hrm_jax.demo [--out runs/demo] [--steps N] [--data DIR]
+  python -m experiments.demo [--out runs/demo] [--steps N] [--data DIR]
 
 1. Builds random 32-bit strings (experiments/configs/parity.py:cpu); the label at
    each bit is the parity of the string up to that bit, so the answer at the end
@@ -22,7 +22,7 @@ import sys
 import time
 from pathlib import Path
 
-from hrm_jax import cli
+from hrm_jax import errors
 from hrm_jax.errors import Interrupted, UserError
 
 MARKER = "demo_output.json"  # marks a folder as the demo's own output (it may replace it)
@@ -39,7 +39,7 @@ def one_pass(cfg):
 
 def write_demo_report(out: Path, runs: dict, total_s: float) -> Path:
   """OUT/report.md comparing the runs: table, learning curves, the same test strings drawn."""
-  from hrm_jax import records, render, report
+  from hrm_jax.training import records, render, report
   plots = out / "plots"
   plots.mkdir(parents=True, exist_ok=True)
   report.plot_curves({name: records.read_records(Path(r["summary"]["run_dir"]) / "metrics.jsonl")
@@ -103,7 +103,7 @@ def _train_on(name: str, cfg, cpu: int, results) -> None:
   line) instead of a traceback.
   """
   os.sched_setaffinity(0, {cpu})
-  from hrm_jax import train
+  from hrm_jax.training import train
   try:
     out = train.train(cfg)
   except Interrupted as e:
@@ -138,7 +138,7 @@ def train_all(cfgs: dict) -> dict:
   """
   cpus = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else []
   if len(cpus) < len(cfgs):
-    from hrm_jax import train
+    from hrm_jax.training import train
     return {name: train.train(c) for name, c in cfgs.items()}
   ctx = multiprocessing.get_context("spawn")
   results = ctx.Queue()
@@ -148,7 +148,7 @@ def train_all(cfgs: dict) -> dict:
     p.start()
   try:
     got = _collect(procs, results)
-  except KeyboardInterrupt:       # SIGTERM: each run saves a checkpoint and stops (hrm_jax.train)
+  except KeyboardInterrupt:       # SIGTERM: each run saves a checkpoint and stops (hrm_jax.training.train)
     for p in procs.values():
       p.terminate()
     got = _collect(procs, results)
@@ -177,9 +177,9 @@ def main(argv: list[str] | None = None) -> int:
   a = p.parse_args(argv)
   t0 = time.time()
   from experiments.configs import parity
-  from hrm_jax import experiment
+  from hrm_jax.training import experiment
   from hrm_jax.data._atomic import claim_marked_folder
-  out = claim_marked_folder(a.out, MARKER, OUTPUTS, "hrm_jax.demo output")
+  out = claim_marked_folder(a.out, MARKER, OUTPUTS, "experiments.demo output")
   cfg = parity.get_config("cpu")
   cfg.run_dir = str(out / "hrm")
   if a.steps:
@@ -207,4 +207,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-  sys.exit(cli.guard(main))
+  sys.exit(errors.guard(main))

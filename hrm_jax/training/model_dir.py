@@ -14,9 +14,13 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import gc
+import io
 import json
 import logging
 import os
+import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -28,7 +32,7 @@ from hrm_jax.errors import UserError
 
 FORMAT = "hrm_jax.model/1"
 _CHUNK_BYTES = 16 << 20
-# Items of a training run's step directory (hrm_jax.checkpoint) that a model load skips.
+# Items of a training run's step directory (hrm_jax.training.checkpoint) that a model load skips.
 RUN_ONLY_ITEMS = ("ema", "train", "loader", "metrics")
 
 
@@ -127,7 +131,7 @@ def resolve_model_dir(directory: str | os.PathLike) -> Path:
   path = Path(directory).absolute()
   if not path.is_dir():
     raise ModelDirError(f"{path}: no such checkpoint directory")
-  if (path / "checkpoints").is_dir():  # a training run directory (hrm_jax.checkpoint)
+  if (path / "checkpoints").is_dir():  # a training run directory (hrm_jax.training.checkpoint)
     path = path / "checkpoints"
   if (path / "params").is_dir() and (path / "config").is_dir():
     return path
@@ -136,7 +140,7 @@ def resolve_model_dir(directory: str | os.PathLike) -> Path:
   if steps:
     return steps[-1][1]
   raise ModelDirError(f"{path} is not an hrm_jax model checkpoint: expected params/ and config/ "
-                      "inside it (written by hrm_jax.export.save_model or hrm_jax.convert), or "
+                      "inside it (written by hrm_jax.training.model_dir.save_model or hrm_jax.tools.convert), or "
                       "numbered step directories holding them")
 
 
@@ -192,3 +196,99 @@ def load_model(directory: str | os.PathLike, *, as_numpy: bool = False
     restored = _checkpointer().restore(path, args=ocp.args.Composite(
         params=ocp.args.PyTreeRestore(abstract, restore_args=restore_args)))
   return restored["params"], config, meta
+
+
+# ----------------------------------------------------------------------------- reading a run's model
+
+# in the tracebacks of orbax's left-over reads on a closed event loop (the first frame, the end)
+_NOISE = ("in call_soon_threadsafe", "Event loop is closed")
+
+
+def _without_async_noise(text: str) -> str:
+  """`text` minus the tracebacks of orbax's left-over reads (even a last one cut short)."""
+  blocks, keep = text.split("Traceback (most recent call last):"), []
+  for i, block in enumerate(blocks):
+    if i == 0 or not any(n in block for n in _NOISE):
+      keep.append(block if i == 0 else "Traceback (most recent call last):" + block)
+  return "".join(keep)
+
+
+def _drop_orbax_unraisable() -> None:
+  """From now on, drop the 'Exception ignored in <coroutine ...>' reports of orbax's reads.
+
+  After a failed read, orbax leaves its other read coroutines unfinished; each is
+  reported when it is garbage collected (often at exit, after our error line).
+  """
+  previous = sys.unraisablehook
+  if getattr(previous, "_drops_orbax", False):
+    return
+
+  def hook(unraisable):
+    code = getattr(unraisable.object, "cr_code", None)
+    if code is None or "orbax" not in code.co_filename:
+      previous(unraisable)
+
+  hook._drops_orbax = True
+  sys.unraisablehook = hook
+
+
+def _read_checkpoint(read, step_dir: Path):
+  """`read()`, with a failure of a damaged checkpoint turned into one ModelDirError.
+
+  When orbax fails on one array, its other pending reads finish on a closed event
+  loop and each prints an 'Event loop is closed' traceback; they are held back
+  (stderr is buffered until the reads settle) so the cause is not buried.
+  """
+  real, buffer = sys.stderr, io.StringIO()
+  sys.stderr = buffer
+  try:
+    return read()
+  except UserError:
+    raise
+  except Exception as e:
+    _drop_orbax_unraisable()
+    gc.collect()  # finalise the abandoned read coroutines now, not at exit
+    size, quiet_since, start = -1, time.time(), time.time()
+    while time.time() - quiet_since < 0.3 and time.time() - start < 3:  # let the reads settle
+      time.sleep(0.05)
+      if buffer.tell() != size:
+        size, quiet_since = buffer.tell(), time.time()
+    cause = e
+    while cause.__cause__ is not None:
+      cause = cause.__cause__
+    first = (str(cause).strip().splitlines() or [type(cause).__name__])[0]
+    first = first if len(first) <= 300 else first[:300] + "..."
+    steps = sorted(int(p.name) for p in step_dir.parent.iterdir()
+                   if p.name.isdigit() and p != step_dir) if step_dir.parent.is_dir() else []
+    hint = (f"it may be damaged or incomplete; try another step, e.g. --checkpoint "
+            f"{step_dir.parent / str(steps[-1])}" if steps else
+            "it may be damaged or incomplete (an interrupted save or a partial copy)")
+    raise ModelDirError(f"cannot read the checkpoint {step_dir}: {type(cause).__name__}: {first}",
+                        hint=hint) from e
+  finally:
+    sys.stderr = real
+    sys.stderr.write(_without_async_noise(buffer.getvalue()))
+
+
+def load_for_eval(checkpoint: str | Path, use_ema: bool = True):
+  """(params, config, meta) from a run directory, a checkpoint root or step, or a model dir.
+
+  Raises ModelDirError for a path that is no checkpoint and ModelDirError for one
+  that cannot be read (e.g. a damaged array file).
+  """
+  path = Path(checkpoint)
+  if (path / "checkpoints").is_dir():
+    path = path / "checkpoints"
+  step_dir = resolve_model_dir(path)
+
+  def read():
+    params, config, meta = load_model(step_dir)
+    if use_ema and (step_dir / "ema").is_dir():
+      import orbax.checkpoint as ocp
+      abstract = jax.tree.map(ocp.utils.to_shape_dtype_struct, params)
+      params = ocp.StandardCheckpointer().restore(step_dir / "ema", abstract)
+      meta = {**meta, "evaluated_params": "ema"}
+    return params, config, meta
+
+  params, config, meta = _read_checkpoint(read, step_dir)
+  return params, config, {**meta, "step_dir": str(step_dir)}

@@ -32,7 +32,8 @@ from absl import logging as absl_logging
 from ml_collections import ConfigDict
 from tqdm import tqdm
 
-from hrm_jax import act, checkpoint, evaluate, experiment, model, parallel, records, runlock
+from hrm_jax import act, model
+from hrm_jax.training import checkpoint, evaluate, experiment, parallel, records, runlock
 from hrm_jax.config import ConfigError
 from hrm_jax.data.loader import TrainLoader
 from hrm_jax.errors import Interrupted, UserError
@@ -261,7 +262,7 @@ def _train(cfg, run_dir: Path, ckpts: checkpoint.Checkpoints, devices, write_rep
     if lead:
       _write_text(run_dir / "summary.json", json.dumps(summary, indent=1))
       if write_report and got is not None:
-        from hrm_jax import report
+        from hrm_jax.training import report
         report.write_report(run_dir, cfg, summary, got)
     return {**summary, "predictions": got}
 

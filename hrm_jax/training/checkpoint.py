@@ -2,14 +2,14 @@
 
 Layout of `RUN_DIR/checkpoints/<step>/` (one orbax composite checkpoint)::
 
-    params/      the parameters (StandardSave)          -- the model, as hrm_jax.export reads it
+    params/      the parameters (StandardSave)          -- the model, as hrm_jax.training.model_dir reads it
     config/      JSON {"format", "config": HRMConfig fields, "meta": {task, data_path, run config}}
     ema/         EMA of the parameters (only with train.ema_rate > 0)
     train/       update count, optimizer state, PRNG key data and the streamed ACT carry
     loader/      JSON: the training loader's state
 
-`params` + `config` are the layout of `hrm_jax.export`, so `export.load_model`
-and `python -m hrm_jax.evaluate --checkpoint` read a run's checkpoints as they
+`params` + `config` are the layout of `hrm_jax.training.model_dir`, so `export.load_model`
+and `python -m hrm_jax.tools.evaluate --checkpoint` read a run's checkpoints as they
 read a converted model. Kept: the last `keep` checkpoints, the best one by an
 evaluation metric and, with `keep_evaluated`, every checkpoint saved at an
 evaluation (as the authors keep them: their ARC figure came from one of those).
@@ -31,7 +31,7 @@ from orbax.checkpoint import checkpoint_managers as ocm
 
 from hrm_jax.config import HRMConfig
 from hrm_jax.errors import UserError
-from hrm_jax.export import FORMAT
+from hrm_jax.training.model_dir import FORMAT
 
 
 class _QuietUnscoredSaves(logging.Filter):
@@ -80,7 +80,7 @@ def _cause(e: BaseException) -> str:
 
 
 def config_doc(config: HRMConfig, meta: dict[str, Any]) -> dict[str, Any]:
-  """The JSON stored in the `config` item (the hrm_jax.export format)."""
+  """The JSON stored in the `config` item (the hrm_jax.training.model_dir format)."""
   return {"format": FORMAT, "config": dataclasses.asdict(config), "meta": meta}
 
 

@@ -107,7 +107,7 @@ def check(cfg: ConfigDict) -> None:
   if not (t.steps or t.eval_every) and t.eval_interval and t.epochs % t.eval_interval:
     _fail("train.epochs", t.epochs, f"must be a multiple of train.eval_interval "
           f"({t.eval_interval}), as in the authors' pretrain.py")
-  from hrm_jax.evaluate import metric_names  # evaluate imports this module
+  from hrm_jax.training.evaluate import metric_names  # evaluate imports this module
   names = metric_names(cfg.task, cfg.eval.pass_ks)
   if t.best_metric not in names:
     _fail("train.best_metric", t.best_metric, f"must be an evaluation metric of {cfg.task}: "
