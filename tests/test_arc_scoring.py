@@ -35,7 +35,7 @@ def truths():
 
 
 def perfect_predictions(data) -> dict:
-  """`evaluate.predict`'s output for a model that answers every test example right."""
+  """`inference.predict`'s output for a model that answers every test example right."""
   rows = [b for b in eval_batches(data, "test", global_batch_size=64)]
   got = {k: np.concatenate([b[k][b["mask"]] for b in rows])
          for k in ("inputs", "labels", "puzzle_identifiers", "example_index")}

@@ -15,7 +15,7 @@ import pytest
 import tiny_run
 from hrm_jax import act, errors, losses, model, tasks
 from hrm_jax.tools import evaluate as evaluate_cli
-from hrm_jax.training import checkpoint, evaluate, experiment, model_dir, parallel
+from hrm_jax.training import checkpoint, evaluate, experiment, inference, model_dir, parallel
 from hrm_jax.data import arc, maze
 from hrm_jax.data.sudoku import build_sudoku
 
@@ -149,7 +149,7 @@ def test_eval_losses_are_the_reference_loss_head_at_the_final_segment(tiny_model
     np.testing.assert_allclose(metrics[name], float(sums[name]) / count, rtol=1e-5, err_msg=name)
   np.testing.assert_allclose(metrics["exact_accuracy"], float(sums["exact_accuracy"]) / count)
   # inference: a batch without labels gives the same answers, and no labelled rows
-  unlabeled = jax.jit(evaluate.make_eval_fn(config, 2))(
+  unlabeled = jax.jit(inference.make_eval_fn(config, 2))(
       params, {k: batch[k] for k in ("inputs", "puzzle_identifiers")})
   np.testing.assert_array_equal(unlabeled["pred"], got["pred"])
   assert not np.asarray(unlabeled["labelled"]).any()

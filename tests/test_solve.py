@@ -13,7 +13,7 @@ import pytest
 import hrm_jax
 from hrm_jax import act, errors, model
 from hrm_jax.tools import solve
-from hrm_jax.training import model_dir
+from hrm_jax.training import inference, model_dir
 
 GOLDEN = pathlib.Path(__file__).parent / "golden"
 ROOT = pathlib.Path(__file__).parents[1]
@@ -86,7 +86,7 @@ def test_solve_agrees_with_apply():
                      ([0.0, 0.0], "q_halt_gt_continue"), ([30.0, 0.0], "q_halt")):
     p = {**params, "net": {**params["net"], "q_head": {**params["net"]["q_head"],
                                                        "bias": jnp.asarray(bias)}}}
-    sol = solve.solve(p, config, inputs, pids, eval_halt=rule)
+    sol = inference.solve(p, config, inputs, pids, eval_halt=rule)
     batch = {"inputs": jnp.asarray(inputs), "labels": jnp.asarray(gold["labels"]),
              "puzzle_identifiers": jnp.asarray(pids)}
     carry = hrm_jax.initial_carry(batch, config)
@@ -236,7 +236,7 @@ def test_halting_rule_defaults_to_the_one_of_evaluation(golden_dir, capsys):
   import inspect
   assert act.DEFAULT_HALT_RULE == "q_halt_gt_continue"
   assert solve._parser().get_default("halt") == act.DEFAULT_HALT_RULE
-  assert inspect.signature(solve.solve).parameters["eval_halt"].default == act.DEFAULT_HALT_RULE
+  assert inspect.signature(inference.solve).parameters["eval_halt"].default == act.DEFAULT_HALT_RULE
   assert solve.main(["--checkpoint", str(golden_dir), "--sudoku", SUDOKU, "--halt", "none"]) == 0
   assert "segments: 4 of 4 (segment limit reached)" in capsys.readouterr().out
 

@@ -28,20 +28,15 @@ line before the model is loaded, with exit code 2.
 from __future__ import annotations
 
 import argparse
-import dataclasses
-import functools
 import json
 import re
 import sys
 from pathlib import Path
 
-import jax
-import jax.numpy as jnp
 import numpy as np
 
 from hrm_jax import act, errors, tasks
-from hrm_jax.training import evaluate, model_dir
-from hrm_jax.batch import IGNORE_LABEL
+from hrm_jax.training import inference, model_dir
 from hrm_jax.config import HRMConfig
 from hrm_jax.data import maze as maze_data
 from hrm_jax.data import parity as parity_data
@@ -50,63 +45,10 @@ from hrm_jax.errors import UserError
 SUDOKU_BLANKS = ".0_"
 SUDOKU_CELLS = "123456789" + SUDOKU_BLANKS
 MAZE_INPUT_CHARS = "# SG"
-HALT_RULES = ("q_halt", "q_halt_gt_continue", "none")
-CHUNK = 64  # puzzles per model call (the last call is padded to the same shape)
 
 
 class PuzzleError(UserError, ValueError):
   """A puzzle that is malformed, has no solution or does not fit the model."""
-
-
-@dataclasses.dataclass
-class Solution:
-  """Model answers for a batch of puzzles (one row each)."""
-  prediction: np.ndarray   # [N, S] int32 tokens: argmax of the logits at the halting segment
-  segments: np.ndarray     # [N] int32 segments run until the halt
-  confidence: np.ndarray   # [N] float32 sigmoid(q_halt) at the halting segment
-  halted_by_q: np.ndarray  # [N] bool: the halting rule fired before the segment limit
-
-
-@functools.lru_cache(maxsize=8)
-def _eval_fn(config: HRMConfig, num_segments: int, halt_rule: str):
-  return jax.jit(evaluate.make_eval_fn(config, num_segments, halt_rule))
-
-
-def solve(params: dict, config: HRMConfig, inputs, puzzle_identifiers=None, *,
-          max_steps: int | None = None, eval_halt: str = act.DEFAULT_HALT_RULE) -> Solution:
-  """Run ACT on token rows `inputs` [N, S]; return each row's answer at its halting segment.
-
-  `eval_halt`: "q_halt" (q_halt > 0), "q_halt_gt_continue" (q_halt > q_continue)
-  or "none" (the answer after all segments); at most `max_steps` (default:
-  config.halt_max_steps) segments. The segments are run by `evaluate.make_eval_fn`,
-  in calls of CHUNK rows.
-  """
-  if eval_halt not in HALT_RULES:
-    raise ValueError(f"eval_halt must be one of {HALT_RULES}, got {eval_halt!r}")
-  inputs = np.asarray(inputs, np.int32)
-  if inputs.ndim == 1:
-    inputs = inputs[None]
-  n = len(inputs)
-  pids = np.zeros(n, np.int32) if puzzle_identifiers is None else \
-      np.broadcast_to(np.asarray(puzzle_identifiers, np.int32), (n,))
-  segments = int(max_steps or config.halt_max_steps)
-  run = _eval_fn(config, segments, act.DEFAULT_HALT_RULE if eval_halt == "none" else eval_halt)
-  size = min(n, CHUNK)
-  parts = []
-  for lo in range(0, n, size):
-    rows = np.arange(lo, lo + size) % n  # the last chunk repeats rows to keep one shape
-    # The evaluator's loss head reads labels: all ignored here (nothing to compare with).
-    batch = {"inputs": jnp.asarray(inputs[rows]), "puzzle_identifiers": jnp.asarray(pids[rows]),
-             "labels": jnp.full((size, inputs.shape[1]), IGNORE_LABEL, jnp.int32)}
-    out = jax.device_get(run(params, batch))
-    parts.append({k: np.asarray(v)[:min(size, n - lo)] for k, v in out.items()})
-  got = {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
-  if eval_halt == "none":
-    return Solution(got["pred"].astype(np.int32), np.full(n, segments, np.int32),
-                    got["q"].astype(np.float32), np.zeros(n, bool))
-  steps = got["halt_steps"].astype(np.int32)
-  return Solution(got["halt_pred"].astype(np.int32), steps, got["halt_q"].astype(np.float32),
-                  steps < segments)
 
 
 # ----------------------------------------------------------------------------- input text
@@ -524,7 +466,7 @@ def run(args: argparse.Namespace) -> str:
                     for k in range(len(puzzles))]
   params, config, meta = model_dir.load_for_eval(args.checkpoint)
   inputs = np.stack(puzzles)
-  sol = solve(params, config, inputs, pid, max_steps=args.max_steps, eval_halt=args.halt)
+  sol = inference.solve(params, config, inputs, pid, max_steps=args.max_steps, eval_halt=args.halt)
   limit = int(args.max_steps or config.halt_max_steps)
   out, several, solved = [], len(inputs) > 1 and task != "arc", 0
   for i in range(len(inputs)):
@@ -568,7 +510,7 @@ def _parser() -> argparse.ArgumentParser:
   p.add_argument("--name", help="ARC: task name in identifiers.json (default: the file's stem)")
   p.add_argument("--max-steps", type=int,
                  help="segment limit (default: the model's halt_max_steps)")
-  p.add_argument("--halt", default=act.DEFAULT_HALT_RULE, choices=HALT_RULES,
+  p.add_argument("--halt", default=act.DEFAULT_HALT_RULE, choices=inference.HALT_RULES,
                  help="halting rule: the answer is the first segment's where it fires "
                  f"(default {act.DEFAULT_HALT_RULE}, as evaluation and training; 'none': the "
                  "last segment's)")

@@ -29,22 +29,16 @@ from __future__ import annotations
 
 import json
 import math
-import types
 from pathlib import Path
 from typing import Iterable
 
-import jax
-import jax.numpy as jnp
 import numpy as np
-from jax import lax
 
-from hrm_jax import act, losses, tasks
-from hrm_jax.training import parallel
-from hrm_jax.batch import labels_of
+from hrm_jax import act, tasks
 from hrm_jax.config import HRMConfig
 from hrm_jax.data.format import read_metadata, read_split
-from hrm_jax.data.loader import eval_batches
 from hrm_jax.errors import UserError
+from hrm_jax.training import inference
 
 DEFAULT_PASS_KS = (1, 2, 5, 10, 100, 1000)
 TASK_METRICS = {"maze": ("valid_path", "optimal_path"), "sudoku": ("valid_solution",),
@@ -62,95 +56,6 @@ def pass_ks_of(pass_ks: int | Iterable[int] = DEFAULT_PASS_KS) -> tuple[int, ...
   if not ks or any(int(k) != k or k < 1 for k in ks):
     raise EvaluateError(f"pass@K needs positive integers K, got {pass_ks!r}")
   return tuple(sorted({int(k) for k in ks}))
-
-
-def _final_segment_losses(out: dict, labels_BxS, loss_type: str) -> dict:
-  """Per example, the reference's loss head (`losses.act_loss`) on that example alone."""
-  def row(logits, q_halt, q_continue, labels):
-    carry = types.SimpleNamespace(halted=jnp.ones((1,), bool), steps=jnp.ones((1,), jnp.int32))
-    _, m = losses.act_loss({"logits": logits[None], "q_halt_logits": q_halt[None],
-                            "q_continue_logits": q_continue[None]}, labels[None], carry, loss_type)
-    return dict(labelled=m["count"] > 0, lm_loss=m["lm_loss"], q_halt_loss=m["q_halt_loss"],
-                q_halt_correct=m["q_halt_accuracy"] > 0)
-  return jax.vmap(row)(out["logits"], out["q_halt_logits"], out["q_continue_logits"], labels_BxS)
-
-
-def make_eval_fn(config: HRMConfig, num_segments: int, halt_rule: str = act.DEFAULT_HALT_RULE):
-  """jit-able `(params, batch) -> outputs` running `num_segments` ACT segments.
-
-  The batch may lack labels (inference): the loss head then sees only ignored labels.
-
-  outputs: pred [B,S] and q [B] (sigmoid q_halt) after the last segment, with the
-  loss head's per-example values there (labelled, lm_loss, q_halt_loss,
-  q_halt_correct [B]); halt_pred [B,S], halt_q [B], halt_steps [B] at the first
-  segment where the halting rule fires ("q_halt": q_halt > 0;
-  "q_halt_gt_continue": q_halt > q_continue), or the last segment if it never does.
-  """
-  def run(params, batch):
-    B = batch["inputs"].shape[0]
-    carry = act.initial_carry(batch, config)
-    init = dict(halt_pred=jnp.zeros_like(batch["inputs"]), halt_q=jnp.zeros((B,), jnp.float32),
-                halt_steps=jnp.zeros((B,), jnp.int32), done=jnp.zeros((B,), bool))
-
-    def body(state, i):
-      carry, rec = state
-      carry, out = act.apply(params, carry, batch, config=config, train=False,
-                             halt_max_steps=num_segments)
-      pred = jnp.argmax(out["logits"], axis=-1).astype(jnp.int32)
-      q_halt, q_cont = out["q_halt_logits"], out["q_continue_logits"]
-      fire = q_halt > 0 if halt_rule == "q_halt" else q_halt > q_cont
-      now = ~rec["done"] & (fire | (i == num_segments - 1))
-      rec = dict(halt_pred=jnp.where(now[:, None], pred, rec["halt_pred"]),
-                 halt_q=jnp.where(now, jax.nn.sigmoid(q_halt), rec["halt_q"]),
-                 halt_steps=jnp.where(now, i + 1, rec["halt_steps"]), done=rec["done"] | now)
-      row_losses = _final_segment_losses(out, labels_of(batch), config.loss_type)
-      return (carry, rec), (pred, jax.nn.sigmoid(q_halt), row_losses)
-
-    (_, rec), (preds, qs, row_losses) = lax.scan(body, (carry, init), jnp.arange(num_segments))
-    return dict(pred=preds[-1], q=qs[-1], halt_pred=rec["halt_pred"], halt_q=rec["halt_q"],
-                halt_steps=rec["halt_steps"], **{k: v[-1] for k, v in row_losses.items()})
-
-  return run
-
-
-def _num_batches(data_dir: Path, global_batch_size: int, max_examples: int) -> int:
-  sizes = [d.num_examples for d in read_split(data_dir, "test")[1].values()]
-  n = sum(-(-s // global_batch_size) for s in sizes)
-  return min(n, -(-max_examples // global_batch_size)) if max_examples else n
-
-
-def predict(params, config: HRMConfig, data_dir: Path, mesh, *, num_segments: int,
-            halt_rule: str = act.DEFAULT_HALT_RULE, global_batch_size: int = 256,
-            max_examples: int = 0, eval_fn=None, progress: bool = False) -> dict[str, np.ndarray]:
-  """Run the model over the test split; returns host arrays of the real (unpadded) rows.
-
-  Keys: inputs, labels, puzzle_identifiers, example_index [N, ...] and the
-  outputs of `make_eval_fn`. `params` should be replicated on `mesh`.
-  `progress`: a tqdm bar over the evaluation batches (on stderr).
-  """
-  from tqdm import tqdm
-  if eval_fn is None:
-    eval_fn = jax.jit(make_eval_fn(config, num_segments, halt_rule))
-  parallel.local_batch_size(mesh, global_batch_size, "the evaluation batch size")
-  rows = []
-  batches = eval_batches(data_dir, "test", global_batch_size=global_batch_size,
-                         process_index=jax.process_index(), process_count=jax.process_count())
-  bar = tqdm(total=_num_batches(data_dir, global_batch_size, max_examples), desc="eval",
-             unit="batch", disable=not progress, leave=False, dynamic_ncols=True)
-  with bar:
-    for local in batches:
-      batch = parallel.shard_batch(mesh, local)
-      model_in = {k: batch[k] for k in ("inputs", "labels", "puzzle_identifiers")}
-      out = parallel.to_host({**eval_fn(params, model_in), **batch})
-      keep = out.pop("mask")
-      rows.append({k: v[keep] for k, v in out.items()})
-      bar.update(1)
-      if max_examples and sum(len(r["inputs"]) for r in rows) >= max_examples:
-        break
-  got = {k: np.concatenate([r[k] for r in rows]) for k in rows[0]}
-  if max_examples:
-    got = {k: v[:max_examples] for k, v in got.items()}
-  return got
 
 
 def metric_names(task: str, pass_ks: int | Iterable[int] = DEFAULT_PASS_KS) -> tuple[str, ...]:
@@ -253,7 +158,7 @@ def evaluate(params, config: HRMConfig, task: str, data_dir: Path, mesh, *, num_
 
   ARC: with `submission_path`, the ARC Prize `submission.json` is written there.
   """
-  got = predict(params, config, data_dir, mesh, num_segments=num_segments, halt_rule=halt_rule,
+  got = inference.predict(params, config, data_dir, mesh, num_segments=num_segments, halt_rule=halt_rule,
                 global_batch_size=global_batch_size, max_examples=max_examples, eval_fn=eval_fn,
                 progress=progress)
   return score(task, got, data_dir, num_segments, pass_ks, submission_path=submission_path), got

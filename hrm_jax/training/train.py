@@ -33,7 +33,7 @@ from ml_collections import ConfigDict
 from tqdm import tqdm
 
 from hrm_jax import act, model
-from hrm_jax.training import checkpoint, evaluate, experiment, parallel, records, runlock
+from hrm_jax.training import checkpoint, evaluate, experiment, inference, parallel, records, runlock
 from hrm_jax.config import ConfigError
 from hrm_jax.data.loader import TrainLoader
 from hrm_jax.errors import Interrupted, UserError
@@ -81,7 +81,7 @@ def train(cfg: ConfigDict, *, devices=None, write_report: bool = True) -> dict:
     write_report: write report.md and plots into the run directory at the end.
   Returns:
     {"run_dir", "steps", "train_seconds", "eval": final evaluation metrics, ...,
-     "predictions": the final evaluation's per-example arrays (see evaluate.predict),
+     "predictions": the final evaluation's per-example arrays (see inference.predict),
      or None when a finished run's saved summary is returned}.
   """
   experiment.check(cfg)                     # bad values fail before any data or compilation
@@ -235,7 +235,7 @@ def _train(cfg, run_dir: Path, ckpts: checkpoint.Checkpoints, devices, write_rep
     k_run = jax.random.wrap_key_data(np.asarray(got["rng"]))  # uncommitted, like a fresh key
     loader.restore(got["loader"])
 
-  eval_fn = jax.jit(evaluate.make_eval_fn(s.model, s.eval_steps, cfg.eval.halt_rule))
+  eval_fn = jax.jit(inference.make_eval_fn(s.model, s.eval_steps, cfg.eval.halt_rule))
 
   def run_eval(final: bool):
     # ARC: RUN_DIR/submission.json (ARC Prize format) is the latest evaluation's answers,
