@@ -23,6 +23,22 @@ EvalHalt = Literal["none", "q_halt", "q_halt_gt_continue"]
 DEFAULT_HALT_RULE: EvalHalt = "q_halt_gt_continue"
 
 
+def halt_fires(q_halt_B: jax.Array, q_continue_B: jax.Array, rule: EvalHalt) -> jax.Array:
+  """[B] bool: does the halting `rule` say stop? ("none": never; the segment limit still does.)
+
+  "q_halt": q_halt > 0; "q_halt_gt_continue": q_halt > q_continue (also the rule of
+  training, before exploration).
+  """
+  if rule == "none":
+    return jnp.zeros(q_halt_B.shape, bool)
+  if rule == "q_halt":
+    return q_halt_B > 0
+  if rule == "q_halt_gt_continue":
+    return q_halt_B > q_continue_B
+  raise ValueError(f"the halting rule must be 'none', 'q_halt' or 'q_halt_gt_continue', "
+                   f"got {rule!r}")
+
+
 @flax.struct.dataclass
 class Carry:
   """State streamed across ACT steps; one slot per batch row."""
@@ -97,7 +113,7 @@ def segment(params: dict, carry: Carry, rows_BxE, *, config: HRMConfig, train: b
   if train and max_steps > 1:
     if rng is None:
       raise ValueError("apply(train=True) needs an rng for halting exploration")
-    halted = halted | (q_halt_ng > q_continue_ng)
+    halted = halted | halt_fires(q_halt_ng, q_continue_ng, "q_halt_gt_continue")
     k_explore, k_min = jax.random.split(rng)
     explore = jax.random.uniform(k_explore, q_halt.shape) < cfg.halt_exploration_prob
     min_halt = explore * jax.random.randint(k_min, steps.shape, 2, max_steps + 1)
@@ -108,13 +124,8 @@ def segment(params: dict, carry: Carry, rows_BxE, *, config: HRMConfig, train: b
     _, next_q_halt, next_q_continue = model.output_heads(net_ng, next_z_H, cfg)
     target = jnp.where(is_last, next_q_halt, jnp.maximum(next_q_halt, next_q_continue))
     out["target_q_continue"] = lax.stop_gradient(jax.nn.sigmoid(target))
-  elif eval_halt == "q_halt":
-    halted = halted | (q_halt_ng > 0)
-  elif eval_halt == "q_halt_gt_continue":
-    halted = halted | (q_halt_ng > q_continue_ng)
-  elif eval_halt != "none":
-    raise ValueError("eval_halt must be 'none', 'q_halt' or 'q_halt_gt_continue', "
-                     f"got {eval_halt!r}")
+  else:
+    halted = halted | halt_fires(q_halt_ng, q_continue_ng, eval_halt)
 
   new_carry = carry.replace(z_H=z_H, z_L=z_L, steps=steps, halted=halted)
   return new_carry, out

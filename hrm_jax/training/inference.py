@@ -62,7 +62,7 @@ def make_eval_fn(config: HRMConfig, num_segments: int, halt_rule: str = act.DEFA
                              halt_max_steps=num_segments)
       pred = jnp.argmax(out["logits"], axis=-1).astype(jnp.int32)
       q_halt, q_cont = out["q_halt_logits"], out["q_continue_logits"]
-      fire = q_halt > 0 if halt_rule == "q_halt" else q_halt > q_cont
+      fire = act.halt_fires(q_halt, q_cont, halt_rule)
       now = ~rec["done"] & (fire | (i == num_segments - 1))
       rec = dict(halt_pred=jnp.where(now[:, None], pred, rec["halt_pred"]),
                  halt_q=jnp.where(now, jax.nn.sigmoid(q_halt), rec["halt_q"]),
