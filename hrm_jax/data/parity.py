@@ -14,6 +14,7 @@ recurrent-network reasoning literature).
 Tokens: PAD 0, bit 0 -> 1, bit 1 -> 2, BOS 3. Labels: even -> 1, odd -> 2, and PAD
 (ignored) at the BOS. One puzzle identifier "<blank>"; test strings never occur in train.
 """
+
 from __future__ import annotations
 
 import json
@@ -25,8 +26,13 @@ import numpy as np
 
 from hrm_jax import errors
 from hrm_jax.data import _cli
-from hrm_jax.data.format import (BuildSettingError, check_setting, claim_dataset_folder,
-                                 independent_examples, write_dataset)
+from hrm_jax.data.format import (
+  BuildSettingError,
+  check_setting,
+  claim_dataset_folder,
+  independent_examples,
+  write_dataset,
+)
 
 PAD, BIT0, BIT1, BOS = 0, 1, 2, 3
 EVEN, ODD = 1, 2
@@ -52,9 +58,15 @@ def first_error(labels_NxS: np.ndarray, preds_NxS: np.ndarray) -> np.ndarray:
   return np.where(wrong.any(1), wrong.argmax(1), labels.shape[1])
 
 
-def build_parity_dataset(out_dir: str | Path, length: int = 32, train_size: int = 50000,
-                         test_size: int = 1000, seed: int = 0, force: bool = False,
-                         progress: bool = False) -> Path:
+def build_parity_dataset(
+  out_dir: str | Path,
+  length: int = 32,
+  train_size: int = 50000,
+  test_size: int = 1000,
+  seed: int = 0,
+  force: bool = False,
+  progress: bool = False,
+) -> Path:
   """Write (or reuse, when built with the same arguments) a prefix-parity dataset.
 
   Strings are distinct within and across splits, so the test split is held out.
@@ -64,10 +76,18 @@ def build_parity_dataset(out_dir: str | Path, length: int = 32, train_size: int 
   for name, value in (("length", length), ("train_size", train_size), ("test_size", test_size)):
     check_setting(name, value, 1)
   if train_size + test_size > 2 ** min(length, 62) // 2:
-    raise BuildSettingError(f"{train_size} + {test_size} distinct strings are too many for "
-                            f"{length} bits; ask for fewer or longer strings")
-  args = {"builder": "parity", "version": 1, "length": length, "train_size": train_size,
-          "test_size": test_size, "seed": seed}
+    raise BuildSettingError(
+      f"{train_size} + {test_size} distinct strings are too many for "
+      f"{length} bits; ask for fewer or longer strings"
+    )
+  args = {
+    "builder": "parity",
+    "version": 1,
+    "length": length,
+    "train_size": train_size,
+    "test_size": test_size,
+    "seed": seed,
+  }
   if claim_dataset_folder(out_dir, args, force):
     return Path(out_dir)
   t0 = time.time()
@@ -82,23 +102,35 @@ def build_parity_dataset(out_dir: str | Path, length: int = 32, train_size: int 
   bits = bits[:need]
   inputs, labels = encode(bits)
   cut = {"train": slice(0, train_size), "test": slice(train_size, need)}
-  splits = {name: independent_examples(inputs[s], labels[s], VOCAB_SIZE, PAD) for name, s in cut.items()}
-  stats = {"ones_fraction": float(bits.mean()),
-           "odd_string_fraction": float((bits.sum(1) % 2).mean())}
-  return write_dataset(out_dir, splits, ["<blank>"], started=t0, extra_files={
-      "build_args.json": json.dumps(args, indent=1), "parity_stats.json": json.dumps(stats, indent=1)})
+  splits = {
+    name: independent_examples(inputs[s], labels[s], VOCAB_SIZE, PAD) for name, s in cut.items()
+  }
+  stats = {
+    "ones_fraction": float(bits.mean()),
+    "odd_string_fraction": float((bits.sum(1) % 2).mean()),
+  }
+  return write_dataset(
+    out_dir,
+    splits,
+    ["<blank>"],
+    started=t0,
+    extra_files={
+      "build_args.json": json.dumps(args, indent=1),
+      "parity_stats.json": json.dumps(stats, indent=1),
+    },
+  )
 
 
 def main(argv: list[str] | None = None) -> int:
   """Command-line builder."""
-  p = _cli.parser("Build a prefix-parity dataset in the HRM format.")
-  p.add_argument("--out", required=True, help="output dataset directory")
+  p = _cli.builder_parser(
+    "Build a prefix-parity dataset in the HRM format.",
+    "a parity",
+    unit="strings",
+    train_size=50000,
+    test_size=1000,
+  )
   p.add_argument("--length", type=int, default=32, help="bits per string")
-  p.add_argument("--train-size", type=int, default=50000, help="training strings")
-  p.add_argument("--test-size", type=int, default=1000, help="held-out strings")
-  p.add_argument("--seed", type=int, default=0, help="generator seed")
-  p.add_argument("--force", action="store_true",
-                 help="replace a parity dataset built there with other arguments")
   a = p.parse_args(argv)
   build_parity_dataset(a.out, a.length, a.train_size, a.test_size, a.seed, a.force)
   return 0

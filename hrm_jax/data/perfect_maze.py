@@ -16,6 +16,7 @@ goal are rooms at least `min_path` moves apart.
   python -m hrm_jax.data.perfect_maze --out data/maze-7x7-perfect --size 7 \
       --train-size 10000 --test-size 1000 --min-path 10     # the maze cpu variant's data
 """
+
 from __future__ import annotations
 
 import json
@@ -27,15 +28,22 @@ import numpy as np
 
 from hrm_jax import errors
 from hrm_jax.data import _cli, maze
-from hrm_jax.data.format import (BuildSettingError, check_setting, claim_dataset_folder,
-                                 independent_examples, write_dataset)
+from hrm_jax.data.format import (
+  BuildSettingError,
+  check_setting,
+  claim_dataset_folder,
+  independent_examples,
+  write_dataset,
+)
 
 
 def cells_for_size(size: int) -> int:
   """Rooms per side of a perfect maze drawn on a `size` x `size` token grid (size odd)."""
   if isinstance(size, bool) or not isinstance(size, int) or size < 3 or size % 2 == 0:
-    raise BuildSettingError(f"a perfect maze needs an odd grid size of at least 3 (rooms at "
-                            f"even coordinates, walls between them), got {size!r}")
+    raise BuildSettingError(
+      f"a perfect maze needs an odd grid size of at least 3 (rooms at "
+      f"even coordinates, walls between them), got {size!r}"
+    )
   return (size + 1) // 2
 
 
@@ -49,20 +57,25 @@ def random_tree_grid(rng: np.random.Generator, cells: int) -> np.ndarray:
   grid[2 * stack[0][0], 2 * stack[0][1]] = maze.FREE
   while stack:
     r, c = stack[-1]
-    nbrs = [(r + dr, c + dc) for dr, dc in ((-1, 0), (1, 0), (0, -1), (0, 1))
-            if 0 <= r + dr < cells and 0 <= c + dc < cells and not seen[r + dr, c + dc]]
+    nbrs = [
+      (r + dr, c + dc)
+      for dr, dc in ((-1, 0), (1, 0), (0, -1), (0, 1))
+      if 0 <= r + dr < cells and 0 <= c + dc < cells and not seen[r + dr, c + dc]
+    ]
     if not nbrs:
       stack.pop()
       continue
     rr, cc = nbrs[int(rng.integers(len(nbrs)))]
     seen[rr, cc] = True
     grid[2 * rr, 2 * cc] = maze.FREE
-    grid[r + rr, c + cc] = maze.FREE           # the wall between the two rooms
+    grid[r + rr, c + cc] = maze.FREE  # the wall between the two rooms
     stack.append((rr, cc))
   return grid
 
 
-def random_maze(rng: np.random.Generator, cells: int, min_path: int) -> tuple[np.ndarray, np.ndarray]:
+def random_maze(
+  rng: np.random.Generator, cells: int, min_path: int
+) -> tuple[np.ndarray, np.ndarray]:
   """(inputs, labels) [n*n] uint8 of one maze whose start-goal path has >= min_path moves."""
   while True:
     grid = random_tree_grid(rng, cells)
@@ -77,9 +90,16 @@ def random_maze(rng: np.random.Generator, cells: int, min_path: int) -> tuple[np
       return grid.ravel(), maze.solve(grid).ravel().astype(np.uint8)
 
 
-def build_perfect_mazes(out_dir: str | Path, cells: int = 4, train_size: int = 10000,
-                        test_size: int = 1000, min_path: int = 10, seed: int = 0,
-                        force: bool = False, progress: bool = False) -> Path:
+def build_perfect_mazes(
+  out_dir: str | Path,
+  cells: int = 4,
+  train_size: int = 10000,
+  test_size: int = 1000,
+  min_path: int = 10,
+  seed: int = 0,
+  force: bool = False,
+  progress: bool = False,
+) -> Path:
   """Write (or reuse) a perfect-maze dataset in the HRM format; test mazes never occur in train.
 
   The output folder follows `claim_dataset_folder` (reused when built with the same
@@ -89,8 +109,15 @@ def build_perfect_mazes(out_dir: str | Path, cells: int = 4, train_size: int = 1
   check_setting("train_size", train_size, 1)
   check_setting("test_size", test_size, 1)
   check_setting("min_path", min_path, 0, 2 * cells * cells - 2)
-  args = {"builder": "perfect_maze", "version": 2, "cells": cells, "train_size": train_size,
-          "test_size": test_size, "min_path": min_path, "seed": seed}
+  args = {
+    "builder": "perfect_maze",
+    "version": 2,
+    "cells": cells,
+    "train_size": train_size,
+    "test_size": test_size,
+    "min_path": min_path,
+    "seed": seed,
+  }
   if claim_dataset_folder(out_dir, args, force):
     return Path(out_dir)
   t0 = time.time()
@@ -101,40 +128,66 @@ def build_perfect_mazes(out_dir: str | Path, cells: int = 4, train_size: int = 1
     while len(examples) < count:
       tries += 1
       if tries > 50 * count + 1000:
-        raise BuildSettingError(f"cannot draw {train_size} + {test_size} distinct "
-                                f"{cells}x{cells}-room mazes with paths of >= {min_path} "
-                                "moves; ask for fewer")
+        raise BuildSettingError(
+          f"cannot draw {train_size} + {test_size} distinct "
+          f"{cells}x{cells}-room mazes with paths of >= {min_path} "
+          "moves; ask for fewer"
+        )
       x, y = random_maze(rng, cells, min_path)
       if x.tobytes() not in seen:
         seen.add(x.tobytes())
         examples.append((x, y))
-    splits[split] = independent_examples(np.stack([x for x, _ in examples]),
-                                         np.stack([y for _, y in examples]), maze.VOCAB_SIZE,
-                                         maze.PAD)
+    splits[split] = independent_examples(
+      np.stack([x for x, _ in examples]),
+      np.stack([y for _, y in examples]),
+      maze.VOCAB_SIZE,
+      maze.PAD,
+    )
     lengths[split] = [int((y == maze.PATH).sum()) + 1 for _, y in examples]
-  stats = {s: {"path_len_mean": float(np.mean(v)), "path_len_min": int(np.min(v)),
-               "path_len_max": int(np.max(v))} for s, v in lengths.items() if v}
-  print("; ".join(f"{s}: {len(lengths[s])} mazes, path length mean {v['path_len_mean']:.1f} "
-                  f"(min {v['path_len_min']}, max {v['path_len_max']})" for s, v in stats.items()))
-  return write_dataset(out_dir, splits, ["<blank>"], started=t0, extra_files={
-      "build_args.json": json.dumps(args, indent=1), "maze_stats.json": json.dumps(stats, indent=1)})
+  stats = {
+    s: {
+      "path_len_mean": float(np.mean(v)),
+      "path_len_min": int(np.min(v)),
+      "path_len_max": int(np.max(v)),
+    }
+    for s, v in lengths.items()
+    if v
+  }
+  print(
+    "; ".join(
+      f"{s}: {len(lengths[s])} mazes, path length mean {v['path_len_mean']:.1f} "
+      f"(min {v['path_len_min']}, max {v['path_len_max']})"
+      for s, v in stats.items()
+    )
+  )
+  return write_dataset(
+    out_dir,
+    splits,
+    ["<blank>"],
+    started=t0,
+    extra_files={
+      "build_args.json": json.dumps(args, indent=1),
+      "maze_stats.json": json.dumps(stats, indent=1),
+    },
+  )
 
 
 def main(argv: list[str] | None = None) -> int:
   """Command-line builder (see the module docstring)."""
-  p = _cli.parser("Build a perfect-maze dataset (one path between any two cells) in the HRM "
-                  "format: the maze cpu variant's data.")
-  p.add_argument("--out", required=True, help="output dataset directory")
+  p = _cli.builder_parser(
+    "Build a perfect-maze dataset (one path between any two cells) in the HRM "
+    "format: the maze cpu variant's data.",
+    "a perfect-maze",
+    unit="mazes",
+    train_size=10000,
+    test_size=1000,
+  )
   p.add_argument("--size", type=int, default=7, help="token grid side, odd (rooms: (size + 1) / 2)")
-  p.add_argument("--train-size", type=int, default=10000, help="training mazes")
-  p.add_argument("--test-size", type=int, default=1000, help="held-out mazes")
   p.add_argument("--min-path", type=int, default=10, help="fewest moves from start to goal")
-  p.add_argument("--seed", type=int, default=0, help="generator seed")
-  p.add_argument("--force", action="store_true",
-                 help="replace a perfect-maze dataset built there with other arguments")
   a = p.parse_args(argv)
-  build_perfect_mazes(a.out, cells_for_size(a.size), a.train_size, a.test_size, a.min_path,
-                      a.seed, a.force)
+  build_perfect_mazes(
+    a.out, cells_for_size(a.size), a.train_size, a.test_size, a.min_path, a.seed, a.force
+  )
   return 0
 
 

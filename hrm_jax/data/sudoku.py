@@ -9,404 +9,358 @@
 Tokens (as the authors' builder): PAD 0, blank 1, digit d -> d + 1; seq_len 81; every cell is
 supervised (ignore_label_id = 0 = PAD never occurs in labels); one puzzle identifier "<blank>".
 
-Difficulties:
-  easy   unique puzzles with `blanks` (default 40) cells removed; almost all solve by singles.
-  medium minimal puzzles (no clue can be removed without losing uniqueness).
-  hard   minimal puzzles improved by `climb_steps` steps of hill climbing on the guesses rating
-         (remove `climb_drop` clues, restore uniqueness with clues from the solution,
-         re-minimise, keep when not easier), kept only when rated >= min_guesses.
-  extreme the same climb, longer and on the backtracks rating: mean ~22 backtracks, the mean
-         published for Sudoku-Extreme, though by our solver, which guesses more than tdoku,
-         Sudoku-Extreme's rater (see `_sudoku_solver.backtracks`): an easier set than theirs.
-Two ratings, both from the deterministic solver of `_sudoku_solver` (naked and hidden singles,
-branching on the lowest-index cell with the fewest candidates):
-  guesses    branching nodes visited until the first solution (`_sudoku_solver.rate`);
-  backtracks dead ends of the complete search that finds the solution and proves it unique
-             (`_sudoku_solver.backtracks`), the measure Sudoku-Extreme's rating column uses.
-Puzzles are kept when rated >= min_guesses and >= min_backtracks (0 unless given).
-
-Candidate puzzle i is a pure function of (seed, i), and candidates are accepted in index order
-(rating filter, then dedup up to the symmetry group), so the output is byte-identical for a
-given seed whatever the number of worker processes. Train and test share no puzzle up to the
-symmetry group. Training puzzles get `num_aug` random symmetry transforms each (one group =
-the original and its transforms), as the authors' builder does.
+The difficulties (easy, medium, hard, extreme), the two ratings (guesses, backtracks) and
+the seeded generator are described in `hrm_jax.data._sudoku_gen`, importable from here.
+Train and test share no puzzle up to the symmetry group. Training puzzles get `num_aug`
+random symmetry transforms each (one group = the original and its transforms), as the
+authors' builder does.
 """
+
 from __future__ import annotations
 
 import csv
 import json
 import os
-import random
 import sys
 import time
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any
 
 import numpy as np
-from tqdm import tqdm
 
 from hrm_jax import errors
 from hrm_jax.data import _cli
-from hrm_jax.data import _sudoku_solver as solver
-from hrm_jax.data._pool import Workers
-from hrm_jax.data.augment import (apply_transforms, canonical_key, is_valid_solution,
-                                  random_transforms)
-from hrm_jax.data.format import (BuildSettingError, DatasetFormatError, DatasetMetadata, SplitSet,
-                                 check_setting, claim_dataset_folder, write_dataset)
+from hrm_jax.data._sudoku_gen import (
+  PRESETS,
+  RATINGS,
+  SETTING_DEFAULTS,
+  Candidate,
+  Puzzles,
+  count_solutions,
+  generate_puzzles,
+  generator_settings,
+  make_candidate,
+)
+from hrm_jax.data.augment import apply_transforms, is_valid_solution, random_transforms
+from hrm_jax.data.format import (
+  DatasetFormatError,
+  DatasetMetadata,
+  SplitSet,
+  check_setting,
+  claim_dataset_folder,
+  write_dataset,
+)
 
-CSV_HEADERS = (["source", "question", "answer", "rating"],  # Sudoku-Extreme's files
-               ["source", "q", "a", "rating"])
-PRESETS: dict[str, dict[str, Any]] = {
-    "easy": dict(blanks=40, climb_steps=0, min_guesses=0),
-    "medium": dict(blanks=81, climb_steps=0, min_guesses=0),
-    "hard": dict(blanks=81, climb_steps=5, min_guesses=3),
-    "extreme": dict(blanks=81, climb_steps=50, climb_drop=1, climb_on="backtracks", min_guesses=0),
-}
-# Settings a preset may leave out (then they are not part of its build arguments either).
-SETTING_DEFAULTS: dict[str, Any] = dict(climb_drop=2, climb_on="guesses", min_backtracks=0)
-RATINGS = {"guesses": solver.rate, "backtracks": solver.backtracks}
+__all__ = [
+  "CSV_HEADERS", "PRESETS", "RATINGS", "SETTING_DEFAULTS", "Candidate", "Puzzles",
+  "build_sudoku", "count_solutions", "generate_puzzles", "generator_settings", "main",
+  "make_candidate", "make_split", "rating_summary", "read_sudoku_csv",
+]  # fmt: skip
 
-
-# ----------------------------------------------------------------------------- one puzzle
-
-def _remove_clues(grid: list[int], rng: random.Random, max_blanks: int = 81) -> list[int]:
-    """Blank clues in random order while the solution stays unique (up to max_blanks blanks)."""
-    order = [c for c in range(81) if grid[c]]
-    rng.shuffle(order)
-    return solver.remove_clues(grid, order, max_blanks)
-
-
-def _restore_uniqueness(grid: list[int], solution: list[int], rng: random.Random) -> list[int]:
-    """Add clues of `solution` where a second solution disagrees until the puzzle is unique."""
-    grid = list(grid)
-    while True:
-        sols, _ = solver.solve(grid, 2)
-        if len(sols) == 1:
-            return grid
-        other = sols[0] if sols[0] != solution else sols[1]
-        cell = rng.choice([c for c in range(81) if other[c] != solution[c]])
-        grid[cell] = solution[cell]
-
-
-class Candidate(NamedTuple):
-    """One generated puzzle: grids of 81 ints (0 = blank) and its two ratings."""
-    puzzle: list[int]
-    solution: list[int]
-    guesses: int
-    backtracks: int
-
-
-def make_candidate(seed: int, index: int, blanks: int, climb_steps: int, climb_drop: int = 2,
-                   climb_on: str = "guesses") -> Candidate:
-    """Candidate puzzle `index` of stream `seed`, climbed `climb_steps` steps on `climb_on`."""
-    state = np.random.SeedSequence([seed, 0, index]).generate_state(2)
-    rng = random.Random(int(state[0]) << 32 | int(state[1]))
-    rate = RATINGS[climb_on]
-    solution = solver.random_solution(rng)
-    puzzle = _remove_clues(solution, rng, blanks)
-    rating = rate(puzzle)
-    for _ in range(climb_steps):
-        trial = list(puzzle)
-        for cell in rng.sample([c for c in range(81) if trial[c]], climb_drop):
-            trial[cell] = 0
-        trial = _remove_clues(_restore_uniqueness(trial, solution, rng), rng)
-        trial_rating = rate(trial)
-        if trial_rating >= rating:
-            puzzle, rating = trial, trial_rating
-    return Candidate(puzzle, solution, solver.rate(puzzle), solver.backtracks(puzzle))
-
-
-def _candidate_job(job: tuple[Any, ...]) -> tuple[Candidate, bytes]:
-    candidate = make_candidate(*job)
-    return candidate, canonical_key(np.asarray(candidate.puzzle))
-
-
-# ----------------------------------------------------------------------------- many puzzles
-
-class Puzzles(NamedTuple):
-    """Generated puzzles: puzzles, solutions [n, 81] uint8 (0 = blank); ratings [n] int32."""
-    puzzles: np.ndarray
-    solutions: np.ndarray
-    guesses: np.ndarray
-    backtracks: np.ndarray
-
-
-def generate_puzzles(n: int, seed: int = 0, difficulty: str = "hard", *, blanks: int | None = None,
-                     climb_steps: int | None = None, min_guesses: int | None = None,
-                     min_backtracks: int | None = None, workers: int | None = None,
-                     progress: bool = True) -> Puzzles:
-    """Generate n distinct puzzles (no two related by a symmetry), with both ratings.
-
-    `difficulty` picks a preset from PRESETS; the keyword arguments override it.
-    """
-    cfg = {**SETTING_DEFAULTS, **generator_settings(difficulty, blanks, climb_steps, min_guesses,
-                                                    min_backtracks)}
-    check_setting("n", n, 0)
-    seen: set[bytes] = set()
-    out: list[Candidate] = []
-    next_index, tried = 0, 0
-    solver.warm_up()  # once here rather than in every forked worker
-    pool = Workers(workers)
-    bar = tqdm(total=n, desc=f"sudoku {difficulty}", disable=not progress, unit="puzzle")
-    settings = (cfg["blanks"], cfg["climb_steps"], cfg["climb_drop"], cfg["climb_on"])
-    try:
-        while len(out) < n:
-            accept_rate = (len(out) + 1) / (tried + 1)
-            size = pool.size
-            chunk = max(4 * size, min(4096, int(1.2 * (n - len(out)) / accept_rate) + size))
-            jobs = [(seed, i, *settings) for i in range(next_index, next_index + chunk)]
-            next_index += chunk
-            per_task = 4 if cfg["climb_steps"] < 20 else 1
-            for candidate, key in pool.map(_candidate_job, jobs, chunksize=per_task):
-                tried += 1
-                if (len(out) >= n or candidate.guesses < cfg["min_guesses"]
-                        or candidate.backtracks < cfg["min_backtracks"] or key in seen):
-                    continue
-                seen.add(key)
-                out.append(candidate)
-                bar.update(1)
-    finally:
-        bar.close()
-        pool.close()
-    return Puzzles(np.asarray([c.puzzle for c in out], np.uint8).reshape(n, 81),
-                   np.asarray([c.solution for c in out], np.uint8).reshape(n, 81),
-                   np.asarray([c.guesses for c in out], np.int32),
-                   np.asarray([c.backtracks for c in out], np.int32))
-
-
-def generator_settings(difficulty: str = "hard", blanks: int | None = None,
-                       climb_steps: int | None = None, min_guesses: int | None = None,
-                       min_backtracks: int | None = None) -> dict:
-    """The preset of `difficulty` with the given overrides, each checked against its range.
-
-    Settings of SETTING_DEFAULTS appear only where the preset or an override sets them, so the
-    build arguments of the older presets are what they were.
-    """
-    if difficulty not in PRESETS:
-        raise BuildSettingError(f"difficulty (--difficulty) must be one of {sorted(PRESETS)}, "
-                                f"got {difficulty!r}")
-    cfg = dict(PRESETS[difficulty])
-    cfg.update({k: v for k, v in dict(blanks=blanks, climb_steps=climb_steps,
-                                      min_guesses=min_guesses,
-                                      min_backtracks=min_backtracks).items() if v is not None})
-    full = {**SETTING_DEFAULTS, **cfg}
-    check_setting("blanks", full["blanks"], 1, 81)
-    check_setting("climb_steps", full["climb_steps"], 0)
-    check_setting("min_guesses", full["min_guesses"], 0)
-    check_setting("min_backtracks", full["min_backtracks"], 0)
-    return cfg
-
-
-def count_solutions(digits_81, limit: int = 2) -> int:
-    """Solutions of a puzzle (81 digits, 0 = blank), counted up to `limit` (0: unsolvable)."""
-    return solver.count_solutions([int(v) for v in np.asarray(digits_81).ravel()], limit)
+CSV_HEADERS = (
+  ["source", "question", "answer", "rating"],  # Sudoku-Extreme's files
+  ["source", "q", "a", "rating"],
+)
 
 
 def rating_summary(ratings: np.ndarray) -> dict[str, float]:
-    """Mean, median and percentiles of a rating array (for stats files and reports)."""
-    r = np.asarray(ratings, np.float64)
-    if r.size == 0:
-        return {"count": 0}
-    pct = {f"p{q}": float(np.percentile(r, q)) for q in (10, 25, 50, 75, 90, 99)}
-    return {"count": int(r.size), "mean": float(r.mean()), "median": float(np.median(r)),
-            "min": float(r.min()), "max": float(r.max()), **pct}
+  """Mean, median and percentiles of a rating array (for stats files and reports)."""
+  r = np.asarray(ratings, np.float64)
+  if r.size == 0:
+    return {"count": 0}
+  pct = {f"p{q}": float(np.percentile(r, q)) for q in (10, 25, 50, 75, 90, 99)}
+  return {
+    "count": int(r.size),
+    "mean": float(r.mean()),
+    "median": float(np.median(r)),
+    "min": float(r.min()),
+    "max": float(r.max()),
+    **pct,
+  }
 
 
 # ----------------------------------------------------------------------------- CSV input
 
-def read_sudoku_csv(path: str | os.PathLike, min_rating: int | None = None,
-                    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Read the authors' CSV (source,question,answer,rating; '.' or '0' blank) -> (q, a, rating).
 
-    The Sudoku-Extreme files' header `source,question,answer,rating` is read, and so is the
-    short form `source,q,a,rating`.
+def read_sudoku_csv(
+  path: str | os.PathLike,
+  min_rating: int | None = None,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+  """Read the authors' CSV (source,question,answer,rating; '.' or '0' blank) -> (q, a, rating).
 
-    q, a: [n, 81] uint8 (0 = blank); rating: [n] int32. Rows below `min_rating` are skipped.
-    A malformed row raises DatasetFormatError naming the file, the row number and the problem.
-    """
-    path = Path(path)
-    if not path.is_file():
-        raise DatasetFormatError(f"{path}: file is missing")
-    qs, as_, ratings = [], [], []
-    with open(path, newline="") as f:
-        reader = csv.reader(f)
-        header = next(reader, None)
-        if header is None or [h.strip() for h in header] not in CSV_HEADERS:
-            raise DatasetFormatError(f"{path}: row 1: header must be "
-                                     f"{','.join(CSV_HEADERS[0])}, got {header}")
-        for row_no, row in enumerate(reader, start=2):
-            def bad(what: str) -> DatasetFormatError:
-                return DatasetFormatError(f"{path}: row {row_no}: {what}")
-            if len(row) != 4:
-                raise bad(f"expected 4 fields (source,question,answer,rating), got {len(row)}")
-            _, q, a, rating = row
-            if len(q) != 81 or any(ch not in ".0123456789" for ch in q):
-                raise bad(f"question must be 81 characters of '.', 0-9; got {len(q)} characters")
-            if len(a) != 81 or any(ch not in "123456789" for ch in a):
-                raise bad(f"answer must be 81 digits 1-9; got {len(a)} characters")
-            try:
-                rating_value = int(rating)
-            except ValueError:
-                raise bad(f"rating must be an integer, got {rating!r}") from None
-            q_arr = np.frombuffer(q.replace(".", "0").encode(), np.uint8) - ord("0")
-            a_arr = np.frombuffer(a.encode(), np.uint8) - ord("0")
-            if not is_valid_solution(a_arr):
-                raise bad("answer is not a valid Sudoku solution")
-            if np.any((q_arr != 0) & (q_arr != a_arr)):
-                raise bad("answer contradicts a clue of the question")
-            if min_rating is None or rating_value >= min_rating:
-                qs.append(q_arr)
-                as_.append(a_arr)
-                ratings.append(rating_value)
-    if not qs:
-        raise DatasetFormatError(f"{path}: no puzzles (after the rating filter)")
-    return np.stack(qs), np.stack(as_), np.asarray(ratings, np.int32)
+  The Sudoku-Extreme files' header `source,question,answer,rating` is read, and so is the
+  short form `source,q,a,rating`.
+
+  q, a: [n, 81] uint8 (0 = blank); rating: [n] int32. Rows below `min_rating` are skipped.
+  A malformed row raises DatasetFormatError naming the file, the row number and the problem.
+  """
+  path = Path(path)
+  if not path.is_file():
+    raise DatasetFormatError(f"{path}: file is missing")
+  qs, as_, ratings = [], [], []
+  with open(path, newline="") as f:
+    reader = csv.reader(f)
+    header = next(reader, None)
+    if header is None or [h.strip() for h in header] not in CSV_HEADERS:
+      raise DatasetFormatError(
+        f"{path}: row 1: header must be {','.join(CSV_HEADERS[0])}, got {header}"
+      )
+    for row_no, row in enumerate(reader, start=2):
+
+      def bad(what: str) -> DatasetFormatError:
+        return DatasetFormatError(f"{path}: row {row_no}: {what}")
+
+      if len(row) != 4:
+        raise bad(f"expected 4 fields (source,question,answer,rating), got {len(row)}")
+      _, q, a, rating = row
+      if len(q) != 81 or any(ch not in ".0123456789" for ch in q):
+        raise bad(f"question must be 81 characters of '.', 0-9; got {len(q)} characters")
+      if len(a) != 81 or any(ch not in "123456789" for ch in a):
+        raise bad(f"answer must be 81 digits 1-9; got {len(a)} characters")
+      try:
+        rating_value = int(rating)
+      except ValueError:
+        raise bad(f"rating must be an integer, got {rating!r}") from None
+      q_arr = np.frombuffer(q.replace(".", "0").encode(), np.uint8) - ord("0")
+      a_arr = np.frombuffer(a.encode(), np.uint8) - ord("0")
+      if not is_valid_solution(a_arr):
+        raise bad("answer is not a valid Sudoku solution")
+      if np.any((q_arr != 0) & (q_arr != a_arr)):
+        raise bad("answer contradicts a clue of the question")
+      if min_rating is None or rating_value >= min_rating:
+        qs.append(q_arr)
+        as_.append(a_arr)
+        ratings.append(rating_value)
+  if not qs:
+    raise DatasetFormatError(f"{path}: no puzzles (after the rating filter)")
+  return np.stack(qs), np.stack(as_), np.asarray(ratings, np.int32)
 
 
 # ----------------------------------------------------------------------------- dataset
 
-def make_split(puzzles: np.ndarray, solutions: np.ndarray, num_aug: int,
-               rng: np.random.Generator) -> SplitSet:
-    """Tokenise puzzles/solutions [n, 81] (0 = blank): one group per puzzle, num_aug transforms."""
-    n, per = puzzles.shape[0], 1 + num_aug
-    inputs = np.empty((n * per, 81), np.uint8)
-    labels = np.empty((n * per, 81), np.uint8)
-    for i in range(n):
-        block = slice(i * per, (i + 1) * per)
-        inputs[block.start], labels[block.start] = puzzles[i], solutions[i]
-        if num_aug:
-            cell_src, digit_map = random_transforms(rng, num_aug)
-            inputs[block.start + 1:block.stop] = apply_transforms(puzzles[i], cell_src, digit_map)
-            labels[block.start + 1:block.stop] = apply_transforms(solutions[i], cell_src, digit_map)
-    return SplitSet(inputs=inputs + 1, labels=labels + 1,
-                    puzzle_identifiers=np.zeros(n * per, np.int32),
-                    puzzle_indices=np.arange(n * per + 1, dtype=np.int32),
-                    group_indices=np.arange(0, n * per + 1, per, dtype=np.int32))
+
+def make_split(
+  puzzles: np.ndarray, solutions: np.ndarray, num_aug: int, rng: np.random.Generator
+) -> SplitSet:
+  """Tokenise puzzles/solutions [n, 81] (0 = blank): one group per puzzle, num_aug transforms."""
+  n, per = puzzles.shape[0], 1 + num_aug
+  inputs = np.empty((n * per, 81), np.uint8)
+  labels = np.empty((n * per, 81), np.uint8)
+  for i in range(n):
+    block = slice(i * per, (i + 1) * per)
+    inputs[block.start], labels[block.start] = puzzles[i], solutions[i]
+    if num_aug:
+      cell_src, digit_map = random_transforms(rng, num_aug)
+      inputs[block.start + 1 : block.stop] = apply_transforms(puzzles[i], cell_src, digit_map)
+      labels[block.start + 1 : block.stop] = apply_transforms(solutions[i], cell_src, digit_map)
+  return SplitSet(
+    inputs=inputs + 1,
+    labels=labels + 1,
+    puzzle_identifiers=np.zeros(n * per, np.int32),
+    puzzle_indices=np.arange(n * per + 1, dtype=np.int32),
+    group_indices=np.arange(0, n * per + 1, per, dtype=np.int32),
+  )
 
 
 def _metadata(split: SplitSet) -> DatasetMetadata:
-    return DatasetMetadata(pad_id=0, ignore_label_id=0, blank_identifier_id=0, vocab_size=11,
-                           seq_len=81,
-                           num_puzzle_identifiers=1, total_groups=split.num_groups,
-                           mean_puzzle_examples=1, sets=["all"])
+  return DatasetMetadata(
+    pad_id=0,
+    ignore_label_id=0,
+    blank_identifier_id=0,
+    vocab_size=11,
+    seq_len=81,
+    num_puzzle_identifiers=1,
+    total_groups=split.num_groups,
+    mean_puzzle_examples=1,
+    sets=["all"],
+  )
 
 
-def build_sudoku(out_dir: str | os.PathLike, *, train_size: int = 1000, test_size: int = 1000,
-                 num_aug: int = 1000, seed: int = 0, difficulty: str = "hard",
-                 min_guesses: int | None = None, climb_steps: int | None = None,
-                 blanks: int | None = None, min_backtracks: int | None = None,
-                 from_csv: str | os.PathLike | None = None,
-                 test_csv: str | os.PathLike | None = None,
-                 workers: int | None = None, force: bool = False, progress: bool = True) -> Path:
-    """Build (or reuse, when `build_args.json` matches) a Sudoku dataset folder; returns its path.
+def build_sudoku(
+  out_dir: str | os.PathLike,
+  *,
+  train_size: int = 1000,
+  test_size: int = 1000,
+  num_aug: int = 1000,
+  seed: int = 0,
+  difficulty: str = "hard",
+  min_guesses: int | None = None,
+  climb_steps: int | None = None,
+  blanks: int | None = None,
+  min_backtracks: int | None = None,
+  from_csv: str | os.PathLike | None = None,
+  test_csv: str | os.PathLike | None = None,
+  workers: int | None = None,
+  force: bool = False,
+  progress: bool = True,
+) -> Path:
+  """Build (or reuse, when `build_args.json` matches) a Sudoku dataset folder; returns its path.
 
-    With `from_csv` (a directory holding train.csv and test.csv, or the train CSV with `test_csv`)
-    the authors' puzzles are used: `train_size` subsamples train (0 = all), `min_guesses` filters
-    on the CSV rating (`min_backtracks` does not apply). Otherwise puzzles are generated (see
-    module docstring), and the stats files hold both ratings of every puzzle. The output
-    folder follows `claim_dataset_folder` (reused when built with the same arguments;
-    replaced only with `force` when built with others).
-    """
-    out_dir = Path(out_dir)
-    least = 0 if from_csv is not None else 1  # from a CSV, 0 = all rows
-    check_setting("train_size", train_size, least)
-    check_setting("test_size", test_size, least)
-    check_setting("num_aug", num_aug, 0)
-    args: dict[str, Any] = dict(builder="sudoku", version=1, train_size=train_size,
-                                test_size=test_size,
-                                num_aug=num_aug, seed=seed)
-    if from_csv is not None:
-        train_csv = Path(from_csv) / "train.csv" if Path(from_csv).is_dir() else Path(from_csv)
-        test_path = Path(test_csv) if test_csv else train_csv.parent / "test.csv"
-        args.update(from_csv=str(train_csv.resolve()), test_csv=str(test_path.resolve()),
-                    min_guesses=min_guesses)
-    else:
-        args.update(difficulty=difficulty, **generator_settings(difficulty, blanks, climb_steps,
-                                                                min_guesses, min_backtracks))
-    if claim_dataset_folder(out_dir, args, force):
-        return out_dir
-    t0 = time.time()
+  With `from_csv` (a directory holding train.csv and test.csv, or the train CSV with `test_csv`)
+  the authors' puzzles are used: `train_size` subsamples train (0 = all), `min_guesses` filters
+  on the CSV rating (`min_backtracks` does not apply). Otherwise puzzles are generated (see
+  module docstring), and the stats files hold both ratings of every puzzle. The output
+  folder follows `claim_dataset_folder` (reused when built with the same arguments;
+  replaced only with `force` when built with others).
+  """
+  out_dir = Path(out_dir)
+  least = 0 if from_csv is not None else 1  # from a CSV, 0 = all rows
+  check_setting("train_size", train_size, least)
+  check_setting("test_size", test_size, least)
+  check_setting("num_aug", num_aug, 0)
+  args: dict[str, Any] = dict(
+    builder="sudoku",
+    version=1,
+    train_size=train_size,
+    test_size=test_size,
+    num_aug=num_aug,
+    seed=seed,
+  )
+  if from_csv is not None:
+    train_csv = Path(from_csv) / "train.csv" if Path(from_csv).is_dir() else Path(from_csv)
+    test_path = Path(test_csv) if test_csv else train_csv.parent / "test.csv"
+    args.update(
+      from_csv=str(train_csv.resolve()), test_csv=str(test_path.resolve()), min_guesses=min_guesses
+    )
+  else:
+    args.update(
+      difficulty=difficulty,
+      **generator_settings(difficulty, blanks, climb_steps, min_guesses, min_backtracks),
+    )
+  if claim_dataset_folder(out_dir, args, force):
+    return out_dir
+  t0 = time.time()
 
-    ratings: dict[str, np.ndarray] = {}
-    if from_csv is not None:
-        q_tr, a_tr, r_tr = read_sudoku_csv(args["from_csv"], min_guesses)
-        q_te, a_te, r_te = read_sudoku_csv(args["test_csv"], min_guesses)
-        if train_size and train_size < len(q_tr):
-            keep = np.random.default_rng([seed, 2]).choice(len(q_tr), train_size, replace=False)
-            q_tr, a_tr, r_tr = q_tr[keep], a_tr[keep], r_tr[keep]
-        if test_size and test_size < len(q_te):
-            q_te, a_te, r_te = q_te[:test_size], a_te[:test_size], r_te[:test_size]
-    else:
-        q, a, r, bt = generate_puzzles(train_size + test_size, seed, difficulty,
-                                       blanks=args["blanks"], climb_steps=args["climb_steps"],
-                                       min_guesses=args["min_guesses"],
-                                       min_backtracks=args.get("min_backtracks"),
-                                       workers=workers, progress=progress)
-        q_tr, a_tr, r_tr = q[:train_size], a[:train_size], r[:train_size]
-        q_te, a_te, r_te = q[train_size:], a[train_size:], r[train_size:]
-        ratings = {"train_backtracks": bt[:train_size], "test_backtracks": bt[train_size:]}
+  ratings: dict[str, np.ndarray] = {}
+  if from_csv is not None:
+    q_tr, a_tr, r_tr = read_sudoku_csv(args["from_csv"], min_guesses)
+    q_te, a_te, r_te = read_sudoku_csv(args["test_csv"], min_guesses)
+    if train_size and train_size < len(q_tr):
+      keep = np.random.default_rng([seed, 2]).choice(len(q_tr), train_size, replace=False)
+      q_tr, a_tr, r_tr = q_tr[keep], a_tr[keep], r_tr[keep]
+    if test_size and test_size < len(q_te):
+      q_te, a_te, r_te = q_te[:test_size], a_te[:test_size], r_te[:test_size]
+  else:
+    q, a, r, bt = generate_puzzles(
+      train_size + test_size,
+      seed,
+      difficulty,
+      blanks=args["blanks"],
+      climb_steps=args["climb_steps"],
+      min_guesses=args["min_guesses"],
+      min_backtracks=args.get("min_backtracks"),
+      workers=workers,
+      progress=progress,
+    )
+    q_tr, a_tr, r_tr = q[:train_size], a[:train_size], r[:train_size]
+    q_te, a_te, r_te = q[train_size:], a[train_size:], r[train_size:]
+    ratings = {"train_backtracks": bt[:train_size], "test_backtracks": bt[train_size:]}
 
-    train = make_split(q_tr, a_tr, num_aug, np.random.default_rng([seed, 1]))
-    test = make_split(q_te, a_te, 0, np.random.default_rng([seed, 3]))
-    ratings = {"train": r_tr, "test": r_te, **ratings}
-    stats = {"train_rating": rating_summary(r_tr), "test_rating": rating_summary(r_te),
-             "train_clues": rating_summary((q_tr > 0).sum(1)),
-             "test_clues": rating_summary((q_te > 0).sum(1))}
-    stats.update({k: rating_summary(v) for k, v in ratings.items() if k.endswith("backtracks")})
-    what = "rating (CSV)" if from_csv is not None else "rating (guesses)"
+  train = make_split(q_tr, a_tr, num_aug, np.random.default_rng([seed, 1]))
+  test = make_split(q_te, a_te, 0, np.random.default_rng([seed, 3]))
+  ratings = {"train": r_tr, "test": r_te, **ratings}
+  stats = {
+    "train_rating": rating_summary(r_tr),
+    "test_rating": rating_summary(r_te),
+    "train_clues": rating_summary((q_tr > 0).sum(1)),
+    "test_clues": rating_summary((q_te > 0).sum(1)),
+  }
+  stats.update({k: rating_summary(v) for k, v in ratings.items() if k.endswith("backtracks")})
+  what = "rating (CSV)" if from_csv is not None else "rating (guesses)"
 
-    def line(s: str) -> str:
-        more = (f", backtracks mean {stats[s + '_backtracks'].get('mean', 0):.2f}"
-                if s + "_backtracks" in stats else "")
-        return (f"{s}: {stats[s + '_rating']['count']} puzzles, {what} mean "
-                f"{stats[s + '_rating'].get('mean', 0):.2f}{more}, clues mean "
-                f"{stats[s + '_clues'].get('mean', 0):.1f}")
-    print("; ".join(line(s) for s in ("train", "test")))
-    return write_dataset(out_dir, {"train": (_metadata(train), {"all": train}),
-                                   "test": (_metadata(test), {"all": test})}, ["<blank>"],
-                         started=t0,
-                         extra_files={"build_args.json": json.dumps(args, indent=1, sort_keys=True),
-                                      "sudoku_stats.json": json.dumps(stats, indent=1),
-                                      "sudoku_ratings.json": json.dumps(
-                                          {k: v.tolist() for k, v in ratings.items()})})
+  def line(s: str) -> str:
+    more = (
+      f", backtracks mean {stats[s + '_backtracks'].get('mean', 0):.2f}"
+      if s + "_backtracks" in stats
+      else ""
+    )
+    return (
+      f"{s}: {stats[s + '_rating']['count']} puzzles, {what} mean "
+      f"{stats[s + '_rating'].get('mean', 0):.2f}{more}, clues mean "
+      f"{stats[s + '_clues'].get('mean', 0):.1f}"
+    )
+
+  print("; ".join(line(s) for s in ("train", "test")))
+  return write_dataset(
+    out_dir,
+    {"train": (_metadata(train), {"all": train}), "test": (_metadata(test), {"all": test})},
+    ["<blank>"],
+    started=t0,
+    extra_files={
+      "build_args.json": json.dumps(args, indent=1, sort_keys=True),
+      "sudoku_stats.json": json.dumps(stats, indent=1),
+      "sudoku_ratings.json": json.dumps({k: v.tolist() for k, v in ratings.items()}),
+    },
+  )
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Command-line entry point (see module docstring)."""
-    p = _cli.parser(__doc__.split("\n")[0])
-    p.add_argument("--out", required=True, help="output dataset directory")
-    p.add_argument("--train-size", type=int, default=1000,
-                   help="training puzzles (with --from-csv: a random subset, 0 = all)")
-    p.add_argument("--test-size", type=int, default=1000,
-                   help="test puzzles (with --from-csv: the first ones, 0 = all)")
-    p.add_argument("--num-aug", type=int, default=1000,
-                   help="symmetry transforms per training puzzle")
-    p.add_argument("--seed", type=int, default=0, help="generator seed")
-    p.add_argument("--difficulty", choices=sorted(PRESETS), default="hard", help="generator preset")
-    p.add_argument("--min-guesses", type=int, default=None,
-                   help="keep puzzles rated at least this (default: the preset's)")
-    p.add_argument("--min-backtracks", type=int, default=None,
-                   help="keep puzzles with at least this many backtracks (generated only)")
-    p.add_argument("--climb-steps", type=int, default=None,
-                   help="hill-climbing steps per puzzle (default: the preset's)")
-    p.add_argument("--blanks", type=int, default=None,
-                   help="most blank cells, 1-81 (default: the preset's)")
-    p.add_argument("--from-csv", default=None,
-                   help="authors' CSV directory (train.csv, test.csv) or train CSV")
-    p.add_argument("--test-csv", default=None,
-                   help="test CSV (default: test.csv beside the train CSV)")
-    p.add_argument("--workers", type=int, default=None, help="processes (default: all CPUs)")
-    p.add_argument("--force", action="store_true",
-                   help="replace a Sudoku dataset built there with other arguments")
-    p.add_argument("--quiet", action="store_true", help="no progress bar")
-    a = p.parse_args(argv)
-    build_sudoku(a.out, train_size=a.train_size, test_size=a.test_size, num_aug=a.num_aug,
-                 seed=a.seed, difficulty=a.difficulty, min_guesses=a.min_guesses,
-                 climb_steps=a.climb_steps, min_backtracks=a.min_backtracks,
-                 blanks=a.blanks, from_csv=a.from_csv, test_csv=a.test_csv, workers=a.workers,
-                 force=a.force, progress=not a.quiet)
-    return 0
+  """Command-line entry point (see module docstring)."""
+  p = _cli.builder_parser(__doc__.split("\n")[0], "a Sudoku", workers=True)
+  p.add_argument(
+    "--train-size",
+    type=int,
+    default=1000,
+    help="training puzzles (with --from-csv: a random subset, 0 = all)",
+  )
+  p.add_argument(
+    "--test-size",
+    type=int,
+    default=1000,
+    help="test puzzles (with --from-csv: the first ones, 0 = all)",
+  )
+  p.add_argument(
+    "--num-aug", type=int, default=1000, help="symmetry transforms per training puzzle"
+  )
+  p.add_argument("--difficulty", choices=sorted(PRESETS), default="hard", help="generator preset")
+  p.add_argument(
+    "--min-guesses",
+    type=int,
+    default=None,
+    help="keep puzzles rated at least this (default: the preset's)",
+  )
+  p.add_argument(
+    "--min-backtracks",
+    type=int,
+    default=None,
+    help="keep puzzles with at least this many backtracks (generated only)",
+  )
+  p.add_argument(
+    "--climb-steps",
+    type=int,
+    default=None,
+    help="hill-climbing steps per puzzle (default: the preset's)",
+  )
+  p.add_argument(
+    "--blanks", type=int, default=None, help="most blank cells, 1-81 (default: the preset's)"
+  )
+  p.add_argument(
+    "--from-csv", default=None, help="authors' CSV directory (train.csv, test.csv) or train CSV"
+  )
+  p.add_argument(
+    "--test-csv", default=None, help="test CSV (default: test.csv beside the train CSV)"
+  )
+  p.add_argument("--quiet", action="store_true", help="no progress bar")
+  a = p.parse_args(argv)
+  build_sudoku(
+    a.out,
+    train_size=a.train_size,
+    test_size=a.test_size,
+    num_aug=a.num_aug,
+    seed=a.seed,
+    difficulty=a.difficulty,
+    min_guesses=a.min_guesses,
+    climb_steps=a.climb_steps,
+    min_backtracks=a.min_backtracks,
+    blanks=a.blanks,
+    from_csv=a.from_csv,
+    test_csv=a.test_csv,
+    workers=a.workers,
+    force=a.force,
+    progress=not a.quiet,
+  )
+  return 0
 
 
 if __name__ == "__main__":
-    sys.exit(errors.guard(main))
+  sys.exit(errors.guard(main))
