@@ -3,9 +3,9 @@
 `apply(params, carry, batch, ...)` is the public pure function: it resets halted
 slots to the new batch rows, runs one segment, and decides which slots halt.
 """
+
 from __future__ import annotations
 
-import functools
 from typing import Literal
 
 import flax.struct
@@ -35,19 +35,21 @@ def halt_fires(q_halt_B: jax.Array, q_continue_B: jax.Array, rule: EvalHalt) -> 
     return q_halt_B > 0
   if rule == "q_halt_gt_continue":
     return q_halt_B > q_continue_B
-  raise ValueError(f"the halting rule must be 'none', 'q_halt' or 'q_halt_gt_continue', "
-                   f"got {rule!r}")
+  raise ValueError(
+    f"the halting rule must be 'none', 'q_halt' or 'q_halt_gt_continue', got {rule!r}"
+  )
 
 
 @flax.struct.dataclass
 class Carry:
   """State streamed across ACT steps; one slot per batch row."""
-  z_H: jax.Array                 # [B, P+S, D] high-level state
-  z_L: jax.Array                 # [B, P+S, D] low-level state
-  steps: jax.Array               # [B] int32 segments run on the current example
-  halted: jax.Array              # [B] bool: the slot takes a new example next call
-  inputs: jax.Array              # [B, S] int32 current example of each slot
-  labels: jax.Array              # [B, S] int32
+
+  z_H: jax.Array  # [B, P+S, D] high-level state
+  z_L: jax.Array  # [B, P+S, D] low-level state
+  steps: jax.Array  # [B] int32 segments run on the current example
+  halted: jax.Array  # [B] bool: the slot takes a new example next call
+  inputs: jax.Array  # [B, S] int32 current example of each slot
+  labels: jax.Array  # [B, S] int32
   puzzle_identifiers: jax.Array  # [B] int32
 
 
@@ -59,10 +61,15 @@ def initial_carry(batch: dict, config: HRMConfig) -> Carry:
   B = batch["inputs"].shape[0]
   shape = (B, config.total_len, config.hidden_size)
   # Distinct buffers for every field, so the carry can be donated to a jitted step.
-  return Carry(z_H=jnp.zeros(shape, config.dtype), z_L=jnp.zeros(shape, config.dtype),
-               steps=jnp.zeros((B,), jnp.int32), halted=jnp.ones((B,), bool),
-               inputs=jnp.zeros_like(batch["inputs"]), labels=jnp.zeros_like(labels_of(batch)),
-               puzzle_identifiers=jnp.zeros_like(batch["puzzle_identifiers"]))
+  return Carry(
+    z_H=jnp.zeros(shape, config.dtype),
+    z_L=jnp.zeros(shape, config.dtype),
+    steps=jnp.zeros((B,), jnp.int32),
+    halted=jnp.ones((B,), bool),
+    inputs=jnp.zeros_like(batch["inputs"]),
+    labels=jnp.zeros_like(labels_of(batch)),
+    puzzle_identifiers=jnp.zeros_like(batch["puzzle_identifiers"]),
+  )
 
 
 def reset_carry(params: dict, carry: Carry, batch: dict, config: HRMConfig) -> Carry:
@@ -73,12 +80,15 @@ def reset_carry(params: dict, carry: Carry, batch: dict, config: HRMConfig) -> C
   h = carry.halted
   take = lambda new, old: jnp.where(h.reshape(h.shape + (1,) * (new.ndim - 1)), new, old)
   z0 = lax.stop_gradient(params["z0"])
-  return Carry(z_H=take(z0["H"].astype(config.dtype)[None, None], carry.z_H),
-               z_L=take(z0["L"].astype(config.dtype)[None, None], carry.z_L),
-               steps=jnp.where(h, 0, carry.steps), halted=h,
-               inputs=take(batch["inputs"], carry.inputs),
-               labels=take(labels_of(batch), carry.labels),
-               puzzle_identifiers=take(batch["puzzle_identifiers"], carry.puzzle_identifiers))
+  return Carry(
+    z_H=take(z0["H"].astype(config.dtype)[None, None], carry.z_H),
+    z_L=take(z0["L"].astype(config.dtype)[None, None], carry.z_L),
+    steps=jnp.where(h, 0, carry.steps),
+    halted=h,
+    inputs=take(batch["inputs"], carry.inputs),
+    labels=take(labels_of(batch), carry.labels),
+    puzzle_identifiers=take(batch["puzzle_identifiers"], carry.puzzle_identifiers),
+  )
 
 
 def puzzle_rows(params: dict, puzzle_identifiers_B: jax.Array) -> jax.Array | None:
@@ -88,20 +98,38 @@ def puzzle_rows(params: dict, puzzle_identifiers_B: jax.Array) -> jax.Array | No
   return jnp.take(params["puzzle_emb"], puzzle_identifiers_B, axis=0)
 
 
-def segment(params: dict, carry: Carry, rows_BxE, *, config: HRMConfig, train: bool,
-            rng: jax.Array | None = None, halt_max_steps: int | None = None,
-            eval_halt: EvalHalt = "none"):
+def _q_continue_target(net, x_BxTxD, z, is_last_B, cfg: HRMConfig) -> jax.Array:
+  """Q-continue target: one more segment from the new carry z, without gradient (gamma 1)."""
+  net_ng, x_ng, (z_H, z_L) = lax.stop_gradient((net, x_BxTxD, z))
+  next_z_H, _ = model.recursion(net_ng, z_H, z_L, x_ng, cfg)
+  _, next_q_halt, next_q_continue = model.output_heads(net_ng, next_z_H, cfg)
+  target = jnp.where(is_last_B, next_q_halt, jnp.maximum(next_q_halt, next_q_continue))
+  return lax.stop_gradient(jax.nn.sigmoid(target))
+
+
+def segment(
+  params: dict,
+  carry: Carry,
+  rows_BxE,
+  *,
+  config: HRMConfig,
+  train: bool,
+  rng: jax.Array | None = None,
+  halt_max_steps: int | None = None,
+  eval_halt: EvalHalt = "none",
+):
   """One ACT step on an already reset carry; `rows_BxE` are the slots' puzzle rows.
 
   Separated from `apply` so that a train step can differentiate w.r.t. the rows.
   Returns (new_carry, outputs) with outputs logits [B,S,V], q_halt_logits [B],
-  q_continue_logits [B] and, in training with halting, target_q_continue [B].
+  q_continue_logits [B] and, in training with halting and Q-continue (not
+  `config.no_act_continue`), target_q_continue [B].
   """
   cfg = config
   max_steps = cfg.halt_max_steps if halt_max_steps is None else halt_max_steps
   net = params["net"]
   x_BxTxD = model.input_embedding(net, carry.inputs, rows_BxE, cfg)
-  z_H, z_L = model.hierarchy(net, carry.z_H, carry.z_L, x_BxTxD, cfg)
+  z_H, z_L = model.recursion(net, carry.z_H, carry.z_L, x_BxTxD, cfg)
   logits, q_halt, q_continue = model.output_heads(net, z_H, cfg)
   z_H, z_L = lax.stop_gradient((z_H, z_L))
   out = {"logits": logits, "q_halt_logits": q_halt, "q_continue_logits": q_continue}
@@ -113,17 +141,14 @@ def segment(params: dict, carry: Carry, rows_BxE, *, config: HRMConfig, train: b
   if train and max_steps > 1:
     if rng is None:
       raise ValueError("apply(train=True) needs an rng for halting exploration")
-    halted = halted | halt_fires(q_halt_ng, q_continue_ng, "q_halt_gt_continue")
+    train_rule = "q_halt" if cfg.no_act_continue else "q_halt_gt_continue"
+    halted = halted | halt_fires(q_halt_ng, q_continue_ng, train_rule)
     k_explore, k_min = jax.random.split(rng)
     explore = jax.random.uniform(k_explore, q_halt.shape) < cfg.halt_exploration_prob
     min_halt = explore * jax.random.randint(k_min, steps.shape, 2, max_steps + 1)
     halted = halted & (steps >= min_halt)
-    # Q target: one more segment from the new carry, without gradient (gamma = 1).
-    net_ng, x_ng = lax.stop_gradient((net, x_BxTxD))
-    next_z_H, _ = model.hierarchy(net_ng, z_H, z_L, x_ng, cfg)
-    _, next_q_halt, next_q_continue = model.output_heads(net_ng, next_z_H, cfg)
-    target = jnp.where(is_last, next_q_halt, jnp.maximum(next_q_halt, next_q_continue))
-    out["target_q_continue"] = lax.stop_gradient(jax.nn.sigmoid(target))
+    if not cfg.no_act_continue:
+      out["target_q_continue"] = _q_continue_target(net, x_BxTxD, (z_H, z_L), is_last, cfg)
   else:
     halted = halted | halt_fires(q_halt_ng, q_continue_ng, eval_halt)
 
@@ -131,10 +156,18 @@ def segment(params: dict, carry: Carry, rows_BxE, *, config: HRMConfig, train: b
   return new_carry, out
 
 
-def apply(params: dict, carry: Carry, batch: dict, *, config: HRMConfig, train: bool = False,
-          rng: jax.Array | None = None, halt_max_steps: int | None = None,
-          eval_halt: EvalHalt = "none"):
-  """One ACT step of the HRM: a pure, jit-able function.
+def apply(
+  params: dict,
+  carry: Carry,
+  batch: dict,
+  *,
+  config: HRMConfig,
+  train: bool = False,
+  rng: jax.Array | None = None,
+  halt_max_steps: int | None = None,
+  eval_halt: EvalHalt = "none",
+):
+  """One ACT step of the model: a pure function; jit it (the keyword arguments static).
 
   Args:
     params: the pytree from `hrm_jax.init`.
@@ -143,7 +176,8 @@ def apply(params: dict, carry: Carry, batch: dict, *, config: HRMConfig, train: 
       puzzle_identifiers [B] int32. Rows are taken only by halted slots.
       Labels may be left out at evaluation (train=False); training needs them.
     config: the model's HRMConfig (static).
-    train: training mode: Q-learned halting with exploration, and the Q target.
+    train: training mode: Q-learned halting with exploration, and the Q target
+      (none with config.no_act_continue: halting on q_halt > 0 alone).
     rng: PRNG key, required when train=True.
     halt_max_steps: override the number of segments before a forced halt
       (e.g. more at evaluation than in training).
@@ -152,17 +186,19 @@ def apply(params: dict, carry: Carry, batch: dict, *, config: HRMConfig, train: 
   Returns:
     (new_carry, outputs): see `segment`.
 
-  Called outside jit, the batch values are checked first and the step runs
-  compiled; inside a caller's jit it simply inlines.
+  Shapes are checked at trace time; called outside jit (eager, slower), the batch
+  values are checked too.
   """
   validate_batch(batch, config, carry=carry, labels_required=train)
-  return _apply(params, carry, batch, config=config, train=train, rng=rng,
-                halt_max_steps=halt_max_steps, eval_halt=eval_halt)
-
-
-@functools.partial(jax.jit, static_argnames=("config", "train", "halt_max_steps", "eval_halt"))
-def _apply(params, carry, batch, *, config, train, rng, halt_max_steps, eval_halt):
   carry = reset_carry(params, carry, batch, config)
   rows = puzzle_rows(params, carry.puzzle_identifiers)
-  return segment(params, carry, rows, config=config, train=train, rng=rng,
-                 halt_max_steps=halt_max_steps, eval_halt=eval_halt)
+  return segment(
+    params,
+    carry,
+    rows,
+    config=config,
+    train=train,
+    rng=rng,
+    halt_max_steps=halt_max_steps,
+    eval_halt=eval_halt,
+  )

@@ -1,8 +1,10 @@
-"""Transformer pieces of the HRM (SPEC section 1), as Flax Linen modules.
+"""Transformer pieces of the HRM and TRM (SPEC section 1), as Flax Linen modules.
 
-Post-norm blocks, RMSNorm without a gain, fused-qkv attention with RoPE, SwiGLU.
-Matmuls take `compute_dtype` inputs and accumulate in float32.
+Post-norm blocks, RMSNorm without a gain, fused-qkv attention with RoPE, SwiGLU, and
+TRM's token-mixing SwiGLU (mlp_t). Matmuls take `compute_dtype` inputs and accumulate
+in float32.
 """
+
 from __future__ import annotations
 
 import functools
@@ -31,8 +33,15 @@ _f32_accumulate = functools.partial(jax.lax.dot_general, preferred_element_type=
 
 def dense(features: int, cfg: HRMConfig, name: str) -> nn.Dense:
   """A bias-free linear layer: `compute_dtype` inputs, float32 accumulation."""
-  return nn.Dense(features, use_bias=False, dtype=cfg.dtype, param_dtype=cfg.param_dtype,
-                  kernel_init=lecun_trunc_normal, dot_general=_f32_accumulate, name=name)
+  return nn.Dense(
+    features,
+    use_bias=False,
+    dtype=cfg.dtype,
+    param_dtype=cfg.param_dtype,
+    kernel_init=lecun_trunc_normal,
+    dot_general=_f32_accumulate,
+    name=name,
+  )
 
 
 def rms_norm(x: jax.Array, eps: float) -> jax.Array:
@@ -45,7 +54,7 @@ def rms_norm(x: jax.Array, eps: float) -> jax.Array:
 def rope_tables(cfg: HRMConfig) -> tuple[jax.Array, jax.Array]:
   """cos, sin tables [P+S, head_dim] in float32 for positions 0..P+S-1."""
   half = jnp.arange(0, cfg.head_dim, 2, dtype=jnp.float32) / cfg.head_dim
-  inv_freq_H2 = 1.0 / (cfg.rope_theta ** half)
+  inv_freq_H2 = 1.0 / (cfg.rope_theta**half)
   freqs_TxH2 = jnp.outer(jnp.arange(cfg.total_len, dtype=jnp.float32), inv_freq_H2)
   emb_TxH = jnp.concatenate([freqs_TxH2, freqs_TxH2], axis=-1)
   return jnp.cos(emb_TxH), jnp.sin(emb_TxH)
@@ -62,6 +71,7 @@ def apply_rope(x_BxTxNxH: jax.Array, cos_TxH: jax.Array, sin_TxH: jax.Array) -> 
 
 class Attention(nn.Module):
   """Full (non-causal) multi-head attention with a fused qkv projection."""
+
   cfg: HRMConfig
 
   @nn.compact
@@ -71,38 +81,53 @@ class Attention(nn.Module):
     N, H = cfg.num_heads, cfg.head_dim
     qkv = dense(3 * cfg.hidden_size, cfg, "qkv")(x_BxTxD).astype(cfg.dtype)
     qkv_BxTx3NxH = qkv.reshape(B, T, 3 * N, H)
-    q, k, v = qkv_BxTx3NxH[:, :, :N], qkv_BxTx3NxH[:, :, N:2 * N], qkv_BxTx3NxH[:, :, 2 * N:]
+    q, k, v = qkv_BxTx3NxH[:, :, :N], qkv_BxTx3NxH[:, :, N : 2 * N], qkv_BxTx3NxH[:, :, 2 * N :]
     if rope is not None:
       q, k = apply_rope(q, *rope), apply_rope(k, *rope)
-    o_BxTxNxH = jax.nn.dot_product_attention(q, k, v, scale=H ** -0.5)
+    o_BxTxNxH = jax.nn.dot_product_attention(q, k, v, scale=H**-0.5)
     return dense(cfg.hidden_size, cfg, "out")(o_BxTxNxH.reshape(B, T, N * H)).astype(cfg.dtype)
 
 
 class SwiGLU(nn.Module):
-  """W_down(silu(gate) * up) with a fused gate/up projection."""
+  """W_down(silu(gate) * up) with a fused gate/up projection, over the last axis (width F).
+
+  The hidden width is `cfg.swiglu_width(F)`: for F = D that is `cfg.mlp_width`.
+  """
+
   cfg: HRMConfig
 
   @nn.compact
-  def __call__(self, x_BxTxD):
-    cfg = self.cfg
-    gate_up = dense(2 * cfg.mlp_width, cfg, "gate_up")(x_BxTxD).astype(cfg.dtype)
+  def __call__(self, x_BxTxF):
+    cfg, F = self.cfg, x_BxTxF.shape[-1]
+    gate_up = dense(2 * cfg.swiglu_width(F), cfg, "gate_up")(x_BxTxF).astype(cfg.dtype)
     gate, up = jnp.split(gate_up, 2, axis=-1)
-    return dense(cfg.hidden_size, cfg, "down")(jax.nn.silu(gate) * up).astype(cfg.dtype)
+    return dense(F, cfg, "down")(jax.nn.silu(gate) * up).astype(cfg.dtype)
 
 
 class Block(nn.Module):
-  """Post-norm transformer block: x = norm(x + attn(x)); x = norm(x + mlp(x))."""
+  """Post-norm block: x = norm(x + mix(x)); x = norm(x + mlp(x)).
+
+  The token mixer is attention ("attn"), or with cfg.mlp_t a SwiGLU over the token
+  axis ("mlp_t", TRM-MLP): on x^T [B, D, P+S], normalised over the tokens.
+  """
+
   cfg: HRMConfig
 
   @nn.compact
   def __call__(self, x_BxTxD, rope):
     eps = self.cfg.rms_norm_eps
-    x_BxTxD = rms_norm(x_BxTxD + Attention(self.cfg, name="attn")(x_BxTxD, rope), eps)
+    if self.cfg.mlp_t:
+      x_BxDxT = jnp.swapaxes(x_BxTxD, 1, 2)
+      x_BxDxT = rms_norm(x_BxDxT + SwiGLU(self.cfg, name="mlp_t")(x_BxDxT), eps)
+      x_BxTxD = jnp.swapaxes(x_BxDxT, 1, 2)
+    else:
+      x_BxTxD = rms_norm(x_BxTxD + Attention(self.cfg, name="attn")(x_BxTxD, rope), eps)
     return rms_norm(x_BxTxD + SwiGLU(self.cfg, name="mlp")(x_BxTxD), eps)
 
 
 class ReasoningModule(nn.Module):
   """One recurrent module (H or L): f(z, injection) = blocks(z + injection)."""
+
   cfg: HRMConfig
   num_layers: int
 

@@ -1,4 +1,5 @@
 """Losses and metrics of the ACT head (SPEC section 3)."""
+
 from __future__ import annotations
 
 import jax
@@ -19,8 +20,9 @@ def _log_s(x: jax.Array) -> jax.Array:
   return jnp.where(x < 0, -jnp.log1p(-jnp.minimum(x, 0)), jnp.log1p(jnp.maximum(x, 0)))
 
 
-def stablemax_cross_entropy(logits: jax.Array, labels: jax.Array,
-                            ignore_label: int = IGNORE_LABEL) -> jax.Array:
+def stablemax_cross_entropy(
+  logits: jax.Array, labels: jax.Array, ignore_label: int = IGNORE_LABEL
+) -> jax.Array:
   """Per-token stablemax cross entropy, 0 where the label is ignored.
 
   With jax_enable_x64 on, computed in float64 as the reference does. Otherwise a
@@ -41,17 +43,24 @@ def stablemax_cross_entropy(logits: jax.Array, labels: jax.Array,
   return jnp.where(mask, jax.nn.softplus(log_others - log_s_label), 0.0)
 
 
-def softmax_cross_entropy(logits: jax.Array, labels: jax.Array,
-                          ignore_label: int = IGNORE_LABEL) -> jax.Array:
+def softmax_cross_entropy(
+  logits: jax.Array, labels: jax.Array, ignore_label: int = IGNORE_LABEL
+) -> jax.Array:
   """Per-token softmax cross entropy in float32, 0 where the label is ignored."""
   mask = labels != ignore_label
-  ce = optax.softmax_cross_entropy_with_integer_labels(logits.astype(jnp.float32),
-                                                       jnp.where(mask, labels, 0))
+  ce = optax.softmax_cross_entropy_with_integer_labels(
+    logits.astype(jnp.float32), jnp.where(mask, labels, 0)
+  )
   return jnp.where(mask, ce, 0.0)
 
 
-def act_loss(outputs: dict, labels_BxS: jax.Array, carry, loss_type: str = "stablemax",
-             q_loss_weight: float = 0.5):
+def act_loss(
+  outputs: dict,
+  labels_BxS: jax.Array,
+  carry,
+  loss_type: str = "stablemax",
+  q_loss_weight: float = 0.5,
+):
   """The reference's ACTLossHead: total loss summed over the batch, and metric sums.
 
   Args:
@@ -63,7 +72,8 @@ def act_loss(outputs: dict, labels_BxS: jax.Array, carry, loss_type: str = "stab
     (loss, metrics): loss is lm_loss + q_loss_weight * (q_halt_loss + q_continue_loss)
     (the reference's weight is 0.5), a sum over slots (divide by the global batch for
     the gradient); metrics are sums over halted slots with at least one label (divide
-    by `count`).
+    by `count`). As in the reference, q_continue_loss (loss and metric) exists only
+    where the outputs carry a target_q_continue (training with Q-continue).
   """
   logits = outputs["logits"]
   mask = labels_BxS != IGNORE_LABEL
@@ -76,21 +86,21 @@ def act_loss(outputs: dict, labels_BxS: jax.Array, carry, loss_type: str = "stab
   lm_loss = jnp.sum(ce_fn(logits, labels_BxS) / div_B)
   q_halt = outputs["q_halt_logits"]
   q_halt_loss = jnp.sum(optax.sigmoid_binary_cross_entropy(q_halt, seq_ok_B.astype(q_halt.dtype)))
-  q_continue_loss = jnp.zeros((), q_halt.dtype)
+  q_losses = {"q_halt_loss": q_halt_loss}
   if "target_q_continue" in outputs:
-    q_continue_loss = jnp.sum(optax.sigmoid_binary_cross_entropy(
-        outputs["q_continue_logits"], outputs["target_q_continue"]))
-  loss = lm_loss + q_loss_weight * (q_halt_loss + q_continue_loss)
+    q_losses["q_continue_loss"] = jnp.sum(
+      optax.sigmoid_binary_cross_entropy(outputs["q_continue_logits"], outputs["target_q_continue"])
+    )
+  loss = lm_loss + q_loss_weight * sum(q_losses.values())
 
   valid_B = carry.halted & (cnt_B > 0)
   metrics = {
-      "count": valid_B.sum(),
-      "accuracy": jnp.sum(jnp.where(valid_B, correct.sum(-1) / div_B[:, 0], 0.0)),
-      "exact_accuracy": jnp.sum(valid_B & seq_ok_B),
-      "q_halt_accuracy": jnp.sum(valid_B & ((q_halt >= 0) == seq_ok_B)),
-      "steps": jnp.sum(jnp.where(valid_B, carry.steps, 0)),
-      "lm_loss": lm_loss,
-      "q_halt_loss": q_halt_loss,
-      "q_continue_loss": q_continue_loss,
+    "count": valid_B.sum(),
+    "accuracy": jnp.sum(jnp.where(valid_B, correct.sum(-1) / div_B[:, 0], 0.0)),
+    "exact_accuracy": jnp.sum(valid_B & seq_ok_B),
+    "q_halt_accuracy": jnp.sum(valid_B & ((q_halt >= 0) == seq_ok_B)),
+    "steps": jnp.sum(jnp.where(valid_B, carry.steps, 0)),
+    "lm_loss": lm_loss,
+    **q_losses,
   }
   return loss, metrics

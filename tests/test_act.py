@@ -1,14 +1,22 @@
 """ACT carry semantics: reset of halted slots, exploration, halting at evaluation."""
+
+import functools
+
 import jax
 import jax.numpy as jnp
 import numpy as np
 
 import hrm_jax
-from tests.test_model import TINY, _batch
+from tests.test_model import TINY, TINY_TRM, _batch
+
+# The library does not jit itself: the tests that step repeatedly jit once here.
+apply = functools.partial(
+  jax.jit, static_argnames=("config", "train", "halt_max_steps", "eval_halt")
+)(hrm_jax.apply)
 
 
-def _params(q_bias=(-5.0, 0.0)):
-  params = hrm_jax.init(jax.random.key(0), TINY)
+def _params(q_bias=(-5.0, 0.0), cfg=TINY):
+  params = jax.jit(hrm_jax.init, static_argnums=1)(jax.random.key(0), cfg)
   params["net"]["q_head"]["bias"] = jnp.array(q_bias, jnp.float32)
   return params
 
@@ -17,7 +25,7 @@ def test_reset_takes_new_row_only_in_halted_slots():
   params = _params()
   old, new = _batch(seed=1), _batch(seed=2)
   carry = hrm_jax.initial_carry(old, TINY)
-  carry, _ = hrm_jax.apply(params, carry, old, config=TINY)  # all slots load `old`
+  carry, _ = apply(params, carry, old, config=TINY)  # all slots load `old`
   carry = carry.replace(halted=jnp.array([True, False, False]))
   reset = hrm_jax.reset_carry(params, carry, new, TINY)
   np.testing.assert_array_equal(reset.inputs[0], new["inputs"][0])
@@ -27,13 +35,13 @@ def test_reset_takes_new_row_only_in_halted_slots():
   np.testing.assert_array_equal(reset.z_H[0], np.broadcast_to(params["z0"]["H"], (10, 32)))
   np.testing.assert_array_equal(reset.z_L[1:], carry.z_L[1:])
   # The running slots' outputs do not depend on the new rows at all.
-  _, out_a = hrm_jax.apply(params, carry, new, config=TINY)
-  _, out_b = hrm_jax.apply(params, carry, old, config=TINY)
+  _, out_a = apply(params, carry, new, config=TINY)
+  _, out_b = apply(params, carry, old, config=TINY)
   np.testing.assert_array_equal(out_a["logits"][1:], out_b["logits"][1:])
 
 
-def _halting_steps(params, prob, n_calls=6, B=64):
-  cfg = TINY.replace(halt_max_steps=5, halt_exploration_prob=prob)
+def _halting_steps(params, prob, n_calls=6, B=64, cfg=TINY):
+  cfg = cfg.replace(halt_max_steps=5, halt_exploration_prob=prob)
   batch = _batch(B=B, cfg=cfg)
   carry = hrm_jax.initial_carry(batch, cfg)
   step = jax.jit(lambda c, k: hrm_jax.apply(params, c, batch, config=cfg, train=True, rng=k))
@@ -41,7 +49,10 @@ def _halting_steps(params, prob, n_calls=6, B=64):
   for i in range(n_calls):
     carry, out = step(carry, jax.random.key(i))
     halts.append(np.asarray(carry.steps)[np.asarray(carry.halted)])
-    assert out["target_q_continue"].shape == (B,)
+    if cfg.no_act_continue:
+      assert "target_q_continue" not in out
+    else:
+      assert out["target_q_continue"].shape == (B,)
   return np.concatenate(halts)
 
 
@@ -68,3 +79,11 @@ def test_eval_runs_max_steps_unless_halting_at_evaluation_is_asked():
   assert np.asarray(c2.halted).all()
   c3, _ = hrm_jax.apply(params, carry, batch, config=TINY, halt_max_steps=1)
   assert np.asarray(c3.halted).all()
+
+
+def test_no_act_continue_halts_on_q_halt_alone():
+  """TRM's rule: q_halt > 0 halts even when q_continue is larger; no Q target is computed."""
+  params = _params(q_bias=(1.0, 10.0), cfg=TINY_TRM)
+  assert set(_halting_steps(params, prob=0.0, cfg=TINY_TRM)) == {1}
+  with_q_continue = TINY_TRM.replace(no_act_continue=False)
+  assert set(_halting_steps(params, prob=0.0, cfg=with_q_continue)) == {5}

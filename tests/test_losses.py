@@ -1,4 +1,5 @@
 """Stablemax cross entropy against float64 numpy, and the ACT loss head."""
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -50,18 +51,29 @@ def test_act_loss_metrics_count_only_halted_supervised_rows():
   carry = type("C", (), {})()
   carry.halted = jnp.array([True, True, True])
   carry.steps = jnp.array([2, 3, 4], jnp.int32)
-  out = {"logits": logits, "q_halt_logits": jnp.array([1.0, -1.0, 1.0]),
-         "q_continue_logits": jnp.zeros(3), "target_q_continue": jnp.full(3, 0.5)}
+  out = {
+    "logits": logits,
+    "q_halt_logits": jnp.array([1.0, -1.0, 1.0]),
+    "q_continue_logits": jnp.zeros(3),
+    "target_q_continue": jnp.full(3, 0.5),
+  }
   loss, m = hrm_jax.act_loss(out, labels, carry)
   assert int(m["count"]) == 2  # the all-ignored row is not counted
   assert int(m["exact_accuracy"]) == 1 and int(m["q_halt_accuracy"]) == 2
   np.testing.assert_allclose(m["accuracy"], 1 + 2 / 3, rtol=1e-6)
   assert int(m["steps"]) == 5
-  np.testing.assert_allclose(loss, m["lm_loss"] + 0.5 * (m["q_halt_loss"] + m["q_continue_loss"]),
-                             rtol=1e-6)
+  np.testing.assert_allclose(
+    loss, m["lm_loss"] + 0.5 * (m["q_halt_loss"] + m["q_continue_loss"]), rtol=1e-6
+  )
   loss_w, _ = hrm_jax.act_loss(out, labels, carry, q_loss_weight=0.05)
-  np.testing.assert_allclose(loss_w, m["lm_loss"] + 0.05 * (m["q_halt_loss"] + m["q_continue_loss"]),
-                             rtol=1e-6)
+  np.testing.assert_allclose(
+    loss_w, m["lm_loss"] + 0.05 * (m["q_halt_loss"] + m["q_continue_loss"]), rtol=1e-6
+  )
+  # Without a Q-continue target (evaluation, or no_act_continue) there is no such loss.
+  no_target = {k: v for k, v in out.items() if k != "target_q_continue"}
+  loss_h, m_h = hrm_jax.act_loss(no_target, labels, carry)
+  assert "q_continue_loss" not in m_h
+  np.testing.assert_allclose(loss_h, m["lm_loss"] + 0.5 * m["q_halt_loss"], rtol=1e-6)
 
 
 def test_stablemax_in_float64_when_x64_is_on():
@@ -75,8 +87,22 @@ def test_stablemax_in_float64_when_x64_is_on():
 
 
 def test_reduce_metrics_over_a_window_of_steps():
-  sums = {"count": 6, "exact_accuracy": 3, "steps": 12, "lm_loss": 40.0, "q_halt_loss": 8.0,
-          "loss": 5.0, "lr": 2e-3}
+  sums = {
+    "count": 6,
+    "exact_accuracy": 3,
+    "steps": 12,
+    "lm_loss": 40.0,
+    "q_halt_loss": 8.0,
+    "loss": 5.0,
+    "lr": 2e-3,
+  }
   got = hrm_jax.reduce_metrics(sums, global_batch=4, n_steps=2)
-  assert got == {"halted": 3.0, "exact_accuracy": 0.5, "steps": 2.0, "lm_loss": 5.0,
-                 "q_halt_loss": 1.0, "loss": 2.5, "lr": 1e-3}
+  assert got == {
+    "halted": 3.0,
+    "exact_accuracy": 0.5,
+    "steps": 2.0,
+    "lm_loss": 5.0,
+    "q_halt_loss": 1.0,
+    "loss": 2.5,
+    "lr": 1e-3,
+  }

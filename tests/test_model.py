@@ -1,4 +1,6 @@
 """Shapes, parameter count, init, config and batch validation of the core model."""
+
+import chex
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -7,16 +9,30 @@ import pytest
 import hrm_jax
 from hrm_jax import model
 
-TINY = hrm_jax.HRMConfig(vocab_size=6, seq_len=8, num_puzzle_identifiers=5, puzzle_emb_ndim=40,
-                         hidden_size=32, num_heads=2, h_layers=1, l_layers=1, h_cycles=2,
-                         l_cycles=2, halt_max_steps=3)
+TINY = hrm_jax.HRMConfig(
+  vocab_size=6,
+  seq_len=8,
+  num_puzzle_identifiers=5,
+  puzzle_emb_ndim=40,
+  hidden_size=32,
+  num_heads=2,
+  h_layers=1,
+  l_layers=1,
+  h_cycles=2,
+  l_cycles=2,
+  halt_max_steps=3,
+)
+# The Tiny Recursive Model on the same task: one module, a 3-token puzzle prefix, no Q-continue.
+TINY_TRM = TINY.replace(arch="trm", h_layers=0, l_layers=2, puzzle_emb_len=3, no_act_continue=True)
 
 
 def _batch(B=3, cfg=TINY, seed=0):
   rng = np.random.default_rng(seed)
-  return {"inputs": rng.integers(1, cfg.vocab_size, (B, cfg.seq_len)).astype(np.int32),
-          "labels": rng.integers(1, cfg.vocab_size, (B, cfg.seq_len)).astype(np.int32),
-          "puzzle_identifiers": rng.integers(0, cfg.num_puzzle_identifiers, (B,)).astype(np.int32)}
+  return {
+    "inputs": rng.integers(1, cfg.vocab_size, (B, cfg.seq_len)).astype(np.int32),
+    "labels": rng.integers(1, cfg.vocab_size, (B, cfg.seq_len)).astype(np.int32),
+    "puzzle_identifiers": rng.integers(0, cfg.num_puzzle_identifiers, (B,)).astype(np.int32),
+  }
 
 
 def test_paper_config_parameter_count():
@@ -34,7 +50,7 @@ def test_init_follows_the_reference():
   assert k.shape == (32, 2 * 256)  # round(4*32*2/3)=85 rounded up to 256
   std = 1 / np.sqrt(32)
   assert abs(k.std() / std - 1) < 0.05 and np.abs(k).max() <= 2 * std / 0.8796 + 1e-6
-  assert TINY.puzzle_emb_len == 2  # ceil(40/32): the row is zero-padded to 2 prefix tokens
+  assert TINY.prefix_len == 2  # ceil(40/32): the row is zero-padded to 2 prefix tokens
 
 
 @pytest.mark.parametrize("pos", ["rope", "learned"])
@@ -44,9 +60,9 @@ def test_apply_shapes(pos):
   batch = _batch()
   carry = hrm_jax.initial_carry(batch, cfg)
   carry, out = jax.jit(lambda p, c, b: hrm_jax.apply(p, c, b, config=cfg))(params, carry, batch)
-  assert out["logits"].shape == (3, 8, 6)
-  assert out["q_halt_logits"].shape == out["q_continue_logits"].shape == (3,)
-  assert carry.z_H.shape == carry.z_L.shape == (3, 10, 32)
+  chex.assert_shape(out["logits"], (3, 8, 6))
+  chex.assert_shape((out["q_halt_logits"], out["q_continue_logits"]), (3,))
+  chex.assert_shape((carry.z_H, carry.z_L), (3, 10, 32))
   np.testing.assert_array_equal(carry.steps, 1)
   assert "target_q_continue" not in out
 
@@ -56,8 +72,9 @@ def test_bf16_compute_keeps_f32_params_and_q():
   params = hrm_jax.init(jax.random.key(0), cfg)
   assert all(x.dtype == jnp.float32 for x in jax.tree.leaves(params))
   batch = _batch()
-  fwd = jax.jit(lambda p, b, c: hrm_jax.apply(p, hrm_jax.initial_carry(b, c), b, config=c),
-                static_argnums=2)
+  fwd = jax.jit(
+    lambda p, b, c: hrm_jax.apply(p, hrm_jax.initial_carry(b, c), b, config=c), static_argnums=2
+  )
   carry, out = fwd(params, batch, cfg)
   assert out["logits"].dtype == jnp.bfloat16 and carry.z_H.dtype == jnp.bfloat16
   assert out["q_halt_logits"].dtype == jnp.float32
@@ -65,19 +82,31 @@ def test_bf16_compute_keeps_f32_params_and_q():
   np.testing.assert_allclose(out["logits"].astype(np.float32), f32["logits"], atol=0.1)
 
 
-@pytest.mark.parametrize("changes, match", [
+@pytest.mark.parametrize(
+  "changes, match",
+  [
     (dict(hidden_size=30, num_heads=4), "not divisible"),
     (dict(h_cycles=0), "h_cycles"),
     (dict(l_layers=0), "l_layers"),
     (dict(pos_encodings="alibi"), "pos_encodings"),
     (dict(halt_exploration_prob=1.5), "halt_exploration_prob"),
-])
+    (dict(arch="hrm2"), r"arch must be one of \('hrm', 'trm'\)"),
+    (dict(h_layers=0), "h_layers must be a positive integer for arch='hrm'"),
+    (dict(arch="trm"), "h_layers must be 0 for arch='trm'"),
+    (dict(mlp_t=True), "mlp_t.*pos_encodings='none'"),
+    (dict(puzzle_emb_len=1), r"puzzle_emb_len \(1\) cannot hold a 40-wide row.*>= 2"),
+    (dict(puzzle_emb_len=-1), "puzzle_emb_len must be an integer >= 0"),
+    (dict(puzzle_emb_ndim=0, puzzle_emb_len=4), "puzzle_emb_len needs a puzzle embedding"),
+  ],
+)
 def test_bad_config(changes, match):
   with pytest.raises(hrm_jax.ConfigError, match=match):
     TINY.replace(**changes)
 
 
-@pytest.mark.parametrize("mutate, match", [
+@pytest.mark.parametrize(
+  "mutate, match",
+  [
     (lambda b: b.update(inputs=b["inputs"] + 10), "inputs.*outside"),
     (lambda b: b.update(labels=b["labels"] - 50), "labels.*outside"),
     (lambda b: b.update(puzzle_identifiers=b["puzzle_identifiers"] + 9), "puzzle_identifiers"),
@@ -85,7 +114,8 @@ def test_bad_config(changes, match):
     (lambda b: b.update(labels=b["labels"][:2]), "labels.*shape"),
     (lambda b: b.pop("puzzle_identifiers"), "missing"),
     (lambda b: b.update(inputs=b["inputs"].astype(np.float32)), "integer"),
-])
+  ],
+)
 def test_bad_batch(mutate, match):
   params = jax.eval_shape(lambda k: hrm_jax.init(k, TINY), jax.random.key(0))
   batch = _batch()
@@ -93,6 +123,20 @@ def test_bad_batch(mutate, match):
   mutate(batch)
   with pytest.raises(hrm_jax.BatchError, match=match):
     hrm_jax.apply(params, carry, batch, config=TINY)
+
+
+def test_trm_params_prefix_and_token_mixer():
+  p = jax.eval_shape(lambda k: hrm_jax.init(k, TINY_TRM), jax.random.key(0))
+  assert set(p["net"]) == {"embed_tokens", "L", "lm_head", "q_head"}  # one module, no H
+  assert set(p["net"]["L"]) == {"layers_0", "layers_1"}
+  assert TINY_TRM.prefix_len == 3 and TINY_TRM.total_len == 11
+  mixer = jax.eval_shape(
+    lambda k: hrm_jax.init(k, TINY_TRM.replace(mlp_t=True, pos_encodings="none")), jax.random.key(0)
+  )["net"]["L"]["layers_0"]
+  assert set(mixer) == {"mlp_t", "mlp"}
+  # The token SwiGLU works over P+S = 11 tokens: hidden round(4*11*2/3)=29 rounded up to 256.
+  chex.assert_shape(mixer["mlp_t"]["gate_up"]["kernel"], (11, 512))
+  chex.assert_shape(mixer["mlp_t"]["down"]["kernel"], (256, 11))
 
 
 def test_ignored_labels_are_valid():
