@@ -1,4 +1,5 @@
 """Checkpoints: SIGKILL + restart ends bit-identical; a non-finite loss stops the run cleanly."""
+
 import os
 import subprocess
 import sys
@@ -9,8 +10,9 @@ import jax
 import numpy as np
 import orbax.checkpoint as ocp
 import pytest
-
 import tiny_run
+
+from hrm_jax import TrainState
 from hrm_jax.training import checkpoint, records, train
 
 REPO = Path(__file__).resolve().parents[1]
@@ -20,8 +22,11 @@ def _final(run_dir: Path, step: int):
   """Every array of checkpoint `step` as numpy (params, optimizer state, carry, rng, ...)."""
   path = run_dir / "checkpoints" / str(step)
   ckptr = ocp.StandardCheckpointer()
-  out = {item: ckptr.restore(path / item) for item in ("params", "train", "ema")
-         if (path / item).is_dir()}
+  out = {
+    item: ckptr.restore(path / item)
+    for item in ("params", "train", "ema")
+    if (path / item).is_dir()
+  }
   out["loader"] = ocp.Checkpointer(ocp.JsonCheckpointHandler()).restore(path / "loader")
   return jax.tree.map(np.asarray, out)
 
@@ -33,19 +38,21 @@ def _committed_steps(run_dir: Path) -> list[int]:
 
 def test_sigkill_and_resume_is_bit_identical(tmp_path):
   data = tiny_run.build_data(tmp_path)
-  kw = dict(steps=14, eval_every=14, log_every=2, checkpoint_every=2, keep_checkpoints=2,
-            ema_rate=0.9)
+  kw = dict(
+    steps=14, eval_every=14, log_every=2, checkpoint_every=2, keep_checkpoints=2, ema_rate=0.9
+  )
   train.train(tiny_run.config(tmp_path / "ref", data, **kw), write_report=False)
 
   cmd = [sys.executable, "-m", "experiments.maze", *tiny_run.flags(tmp_path / "run", data, **kw)]
   env = {**os.environ, "PYTHONPATH": str(REPO)}
-  proc = subprocess.Popen(cmd, cwd=REPO, env=env, stdout=subprocess.DEVNULL,
-                          stderr=subprocess.PIPE, text=True)
+  proc = subprocess.Popen(
+    cmd, cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True
+  )
   deadline = time.time() + 240
   while not any(s >= 4 for s in _committed_steps(tmp_path / "run")) and time.time() < deadline:
     assert proc.poll() is None, proc.stderr.read()[-3000:]
     time.sleep(0.02)
-  proc.kill()                                               # SIGKILL, mid-run
+  proc.kill()  # SIGKILL, mid-run
   proc.wait()
   killed_at = max(_committed_steps(tmp_path / "run"))
   assert killed_at < 14, "the run finished before it could be killed"
@@ -56,10 +63,12 @@ def test_sigkill_and_resume_is_bit_identical(tmp_path):
   ref, got = _final(tmp_path / "ref", 14), _final(tmp_path / "run", 14)
   assert jax.tree.structure(ref) == jax.tree.structure(got) and "ema" in got
   jax.tree.map(np.testing.assert_array_equal, ref, got)
-  strip = lambda recs: [{k: v for k, v in r.items() if k not in ("time", "examples_per_s")}
-                        for r in recs]
-  assert strip(records.read_records(tmp_path / "ref" / "metrics.jsonl")) == \
-      strip(records.read_records(tmp_path / "run" / "metrics.jsonl"))
+  strip = lambda recs: [
+    {k: v for k, v in r.items() if k not in ("time", "examples_per_s")} for r in recs
+  ]
+  assert strip(records.read_records(tmp_path / "ref" / "metrics.jsonl")) == strip(
+    records.read_records(tmp_path / "run" / "metrics.jsonl")
+  )
 
 
 def test_nonfinite_loss_stops_with_last_good_checkpoint(tmp_path):
@@ -70,7 +79,8 @@ def test_nonfinite_loss_stops_with_last_good_checkpoint(tmp_path):
     train.train(cfg, write_report=False)
   steps = _committed_steps(tmp_path / "run")
   assert "last good checkpoint: step" in str(err.value) or "no checkpoint was saved" in str(
-      err.value)
+    err.value
+  )
   if steps:  # whatever was saved holds finite numbers
     params = _final(tmp_path / "run", steps[-1])["params"]
     assert all(np.isfinite(x).all() for x in jax.tree.leaves(params))
@@ -80,13 +90,21 @@ def test_keeps_latest_and_best(tmp_path):
   ckpts = checkpoint.Checkpoints(tmp_path / "checkpoints", keep=2, best_metric="exact_accuracy")
   cfg = tiny_run.config(tmp_path, tmp_path).model
   from hrm_jax.config import HRMConfig
+
   model_cfg = HRMConfig(**cfg.to_dict())
   tree = {"w": np.zeros(3, np.float32)}
   for step, acc in ((1, 0.5), (2, 0.9), (3, None), (4, 0.1), (5, None)):
-    ckpts.save(step, params=tree, opt_state=tree, carry=tree, rng=np.zeros(2, np.uint32),
-               loader_state={"iteration": 0, "batch": step}, config=model_cfg, meta={},
-               metrics=None if acc is None else {"exact_accuracy": acc},
-               step_state=np.int32(step))
+    state = TrainState(step=np.int32(step), params=tree, opt_state=tree)
+    ckpts.save(
+      step,
+      state=state,
+      carry=tree,
+      rng=np.zeros(2, np.uint32),
+      loader_state={"iteration": 0, "batch": step},
+      config=model_cfg,
+      meta={},
+      metrics=None if acc is None else {"exact_accuracy": acc},
+    )
   ckpts.close()
   assert _committed_steps(tmp_path) == [2, 4, 5]
   assert ckpts.best_step() == 2

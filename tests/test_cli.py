@@ -1,4 +1,5 @@
 """errors.guard: a user's mistake is one line on stderr and exit 2; --verbose adds the traceback."""
+
 from hrm_jax import errors
 from hrm_jax.config import ConfigError, HRMConfig
 from hrm_jax.errors import UserError
@@ -19,6 +20,7 @@ def test_user_error_is_one_line(capsys):
 def test_verbose_prints_traceback_and_hint(capsys):
   def main(argv):
     raise UserError("no such folder x", hint="pass --out y")
+
   assert errors.guard(main, ["--verbose"]) == 2
   err = capsys.readouterr().err
   assert "Traceback" in err and err.rstrip().endswith("hint: pass --out y")
@@ -27,6 +29,7 @@ def test_verbose_prints_traceback_and_hint(capsys):
 def test_interrupt_and_success(capsys):
   def stop(argv):
     raise KeyboardInterrupt
+
   assert errors.guard(stop, []) == 130
   assert errors.guard(lambda argv: None, []) == 0
   assert issubclass(ConfigError, UserError) and issubclass(ConfigError, ValueError)
@@ -35,6 +38,7 @@ def test_interrupt_and_success(capsys):
 def test_other_errors_are_not_swallowed():
   def bug(argv):
     raise ZeroDivisionError
+
   try:
     errors.guard(bug, [])
   except ZeroDivisionError:
@@ -45,10 +49,13 @@ def test_other_errors_are_not_swallowed():
 def test_experiments_command_line(capsys):
   """experiments/main.py: unknown keys with a suggestion, both override spellings, --help."""
   import pytest
+
   from experiments import main
+
   maze = "experiments/configs/maze.py"
-  cfg, defaults = main.parse(maze, [f"--config={maze}:cpu", "--config.train.steps", "7",
-                                    "--config.model.h_cycles=1"])
+  cfg, defaults = main.parse(
+    maze, [f"--config={maze}:cpu", "--config.train.steps", "7", "--config.model.h_cycles=1"]
+  )
   assert (cfg.train.steps, cfg.model.h_cycles, defaults.train.steps) == (7, 1, 1200)
   with pytest.raises(ConfigError, match="unknown config key config.modle.h_cycles") as err:
     main.parse(maze, ["--config.modle.h_cycles=1"])
@@ -60,3 +67,13 @@ def test_experiments_command_line(capsys):
   assert main.main(maze, [f"--config={maze}:cpu", "--help"]) == 0
   out = capsys.readouterr().out
   assert "--config.train.keep_eval_checkpoints=false" in out and "--config.model.h_cycles=3" in out
+
+
+def test_every_task_entry_point_has_its_config():
+  """`python -m experiments.TASK` runs `main.run_task(TASK)` on experiments/configs/TASK.py."""
+  from experiments import main
+
+  for task in ("maze", "sudoku", "arc", "parity"):
+    assert main.config_file(task).is_file()
+    shim = (main.CONFIGS.parent / f"{task}.py").read_text()
+    assert f'main.run_task("{task}")' in shim

@@ -1,12 +1,15 @@
 """AdamATan2, sparse sign-SGD and the LR schedule against hand computations."""
+
 import math
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
+import pytest
 
 import hrm_jax
+from hrm_jax.config import ConfigError
 
 
 def test_adam_atan2_matches_hand_computation():
@@ -25,7 +28,7 @@ def test_adam_atan2_matches_hand_computation():
     ref = ref * (1 - lr * wd)
     m = b1 * m + (1 - b1) * g
     v = b2 * v + (1 - b2) * g.astype(np.float64) ** 2
-    ref = ref - lr / (1 - b1 ** t) * np.arctan2(m, np.sqrt(v) / np.sqrt(1 - b2 ** t))
+    ref = ref - lr / (1 - b1**t) * np.arctan2(m, np.sqrt(v) / np.sqrt(1 - b2**t))
     np.testing.assert_allclose(params["w"], ref, rtol=1e-6, atol=1e-7)
   assert int(state.count) == 3
 
@@ -69,3 +72,42 @@ def test_optimizer_schedule_uses_the_incremented_step():
   updates, state = tx.update({"w": jnp.ones(())}, state, p)
   # First update uses lr * 1/4 (step 1 of a 4-step warmup), as the reference.
   np.testing.assert_allclose(updates["w"], -0.25 * math.atan(0.1) / 0.1, rtol=1e-6)
+
+
+@pytest.mark.parametrize(
+  "field,value,message",
+  [
+    ("lr", -1e-4, "OptimConfig.lr must be >= 0, got -0.0001"),
+    ("lr_warmup_steps", -1, "OptimConfig.lr_warmup_steps must be >= 0"),
+    ("puzzle_emb_weight_decay", float("nan"), "OptimConfig.puzzle_emb_weight_decay must be >= 0"),
+    ("beta1", 1.0, r"OptimConfig.beta1 must lie in \[0, 1\), got 1.0"),
+    ("beta2", -0.5, r"OptimConfig.beta2 must lie in \[0, 1\)"),
+  ],
+)
+def test_optim_config_refuses_out_of_range_values(field, value, message):
+  with pytest.raises(ConfigError, match=message):
+    hrm_jax.OptimConfig(**{field: value})
+
+
+def test_train_step_keeps_the_parameter_ema():
+  """With ema_rate the state carries ema <- rate * ema + (1 - rate) * params after each update."""
+  from tests.test_model import TINY, _batch
+
+  params, oc, rate = hrm_jax.init(jax.random.key(0), TINY), hrm_jax.OptimConfig(), 0.75
+  assert hrm_jax.init_train_state(params, oc).ema is None
+  state = hrm_jax.init_train_state(params, oc, ema_rate=rate)
+  assert state.eval_params is state.ema
+  step = jax.jit(hrm_jax.make_train_step(TINY, oc, ema_rate=rate))
+  batch = _batch()
+  new, _, _ = step(state, hrm_jax.initial_carry(batch, TINY), batch, jax.random.key(1))
+  want = jax.tree.map(lambda e, p: rate * e + (1 - rate) * p, params, new.params)
+  jax.tree.map(lambda a, b: np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-7), new.ema, want)
+  with pytest.raises(ConfigError, match=r"ema_rate must lie in \[0, 1\)"):
+    hrm_jax.make_train_step(TINY, oc, ema_rate=1.0)
+  with pytest.raises(ConfigError, match="the state lacks an EMA and the step's ema_rate is 0.75"):
+    step(
+      hrm_jax.init_train_state(params, oc),
+      hrm_jax.initial_carry(batch, TINY),
+      batch,
+      jax.random.key(1),
+    )

@@ -1,4 +1,5 @@
 """A tiny maze experiment shared by the training, checkpoint and evaluation tests."""
+
 from pathlib import Path
 
 from experiments.configs import maze
@@ -9,6 +10,7 @@ DATA_ARGS = dict(generator="perfect", size=5, min_path=4, train_size=256, test_s
 def build_data(root: Path) -> Path:
   """The tiny dataset (5x5 perfect mazes), built once per directory."""
   from hrm_jax import tasks
+
   return tasks.build_dataset("maze", root / "maze5", dict(DATA_ARGS), progress=False)
 
 
@@ -33,8 +35,11 @@ def config(run_dir: Path, data_dir: Path, **train):
 def flags(run_dir: Path, data_dir: Path, **train) -> list[str]:
   """The same config as command-line flags of `python -m experiments.maze`."""
   c = config(run_dir, data_dir, **train)
-  out = ["--config=experiments/configs/maze.py:cpu", f"--config.run_dir={run_dir}",
-         f"--config.data.path={data_dir}"]
+  out = [
+    "--config=experiments/configs/maze.py:cpu",
+    f"--config.run_dir={run_dir}",
+    f"--config.data.path={data_dir}",
+  ]
   for section in ("model", "optim", "train", "eval"):
     for k, v in c[section].items():
       out.append(f"--config.{section}.{k}={v}")
@@ -43,9 +48,19 @@ def flags(run_dir: Path, data_dir: Path, **train) -> list[str]:
   return out
 
 
-MAZE4x4 = dict(vocab_size=6, seq_len=16, num_puzzle_identifiers=1, puzzle_emb_ndim=16,
-               hidden_size=16, num_heads=1, h_layers=1, l_layers=1, h_cycles=1, l_cycles=1,
-               halt_max_steps=2)  # the smallest model of 4x4 mazes, for checkpoint-format tests
+MAZE4x4 = dict(
+  vocab_size=6,
+  seq_len=16,
+  num_puzzle_identifiers=1,
+  puzzle_emb_ndim=16,
+  hidden_size=16,
+  num_heads=1,
+  h_layers=1,
+  l_layers=1,
+  h_cycles=1,
+  l_cycles=1,
+  halt_max_steps=2,
+)  # the smallest model of 4x4 mazes, for checkpoint-format tests
 
 
 def save_run_checkpoint(run_dir: Path, step: int, metric: float = 0.5):
@@ -53,13 +68,23 @@ def save_run_checkpoint(run_dir: Path, step: int, metric: float = 0.5):
   model, written by `hrm_jax.training.checkpoint`; returns (params, config)."""
   import jax
   import jax.numpy as jnp
-  from hrm_jax import HRMConfig, model
+
+  from hrm_jax import HRMConfig, TrainState, model
   from hrm_jax.training import checkpoint
+
   cfg = HRMConfig(**MAZE4x4)
   params = model.init(jax.random.key(0), cfg)
+  state = TrainState(step=jnp.int32(step), params=params, opt_state={"mu": params}, ema=params)
   ck = checkpoint.Checkpoints(run_dir / "checkpoints")
-  ck.save(step, params=params, opt_state={"mu": params}, carry={"z": jnp.zeros(2)},
-          rng=jnp.zeros(2, jnp.uint32), loader_state={"epoch": 0}, ema=params, config=cfg,
-          meta={"task": "maze"}, metrics={"exact_accuracy": metric}, step_state=jnp.int32(step))
+  ck.save(
+    step,
+    state=state,
+    carry={"z": jnp.zeros(2)},
+    rng=jnp.zeros(2, jnp.uint32),
+    loader_state={"epoch": 0},
+    config=cfg,
+    meta={"task": "maze"},
+    metrics={"exact_accuracy": metric},
+  )
   ck.close()
   return params, cfg

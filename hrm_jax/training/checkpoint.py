@@ -2,20 +2,23 @@
 
 Layout of `RUN_DIR/checkpoints/<step>/` (one orbax composite checkpoint)::
 
-    params/      the parameters (StandardSave)          -- the model, as hrm_jax.training.model_dir reads it
+    params/      TrainState.params (StandardSave): the model, as hrm_jax.training.model_dir
+                 reads it
     config/      JSON {"format", "config": HRMConfig fields, "meta": {task, data_path, run config}}
-    ema/         EMA of the parameters (only with train.ema_rate > 0)
-    train/       update count, optimizer state, PRNG key data and the streamed ACT carry
+    ema/         TrainState.ema (only with an EMA: train.ema_rate > 0)
+    train/       TrainState.step and .opt_state, PRNG key data and the streamed ACT carry
     loader/      JSON: the training loader's state
 
-`params` + `config` are the layout of `hrm_jax.training.model_dir`, so `export.load_model`
-and `python -m hrm_jax.tools.evaluate --checkpoint` read a run's checkpoints as they
-read a converted model. Kept: the last `keep` checkpoints, the best one by an
-evaluation metric and, with `keep_evaluated`, every checkpoint saved at an
-evaluation (as the authors keep them: their ARC figure came from one of those).
+`params` + `config` are the layout of `hrm_jax.training.model_dir` (its `config_doc`
+writes the JSON), so `model_dir.load_model` and `python -m hrm_jax.tools.evaluate
+--checkpoint` read a run's checkpoints as they read a converted model. Kept: the last
+`keep` checkpoints, the best one by an evaluation metric and, with `keep_evaluated`, every
+checkpoint saved at an evaluation (as the authors keep them: their ARC figure came from one
+of those).
 A checkpoint that cannot be read is moved aside to `RUN_DIR/corrupt_checkpoints/`
 when an older one can, and the run resumes from that (`restore_latest`).
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -31,7 +34,8 @@ from orbax.checkpoint import checkpoint_managers as ocm
 
 from hrm_jax.config import HRMConfig
 from hrm_jax.errors import UserError
-from hrm_jax.training.model_dir import FORMAT
+from hrm_jax.train_step import TrainState
+from hrm_jax.training.model_dir import config_doc
 
 
 class _QuietUnscoredSaves(logging.Filter):
@@ -47,10 +51,12 @@ logging.getLogger("absl").addFilter(_QuietUnscoredSaves())
 def _drop_closed_loop_callbacks(hook):
   """After a failed read, TensorStore completes its other reads into orbax's closed event
   loop; each prints an 'Event loop is closed' traceback (sys.unraisablehook). Drop those."""
+
   def filtered(unraisable):
     e = unraisable.exc_value
     if not (isinstance(e, RuntimeError) and str(e) == "Event loop is closed"):
       hook(unraisable)
+
   filtered.drops_closed_loop_callbacks = True
   return filtered
 
@@ -79,11 +85,6 @@ def _cause(e: BaseException) -> str:
   return line.split(" See full TensorStore details")[0][:240]
 
 
-def config_doc(config: HRMConfig, meta: dict[str, Any]) -> dict[str, Any]:
-  """The JSON stored in the `config` item (the hrm_jax.training.model_dir format)."""
-  return {"format": FORMAT, "config": dataclasses.asdict(config), "meta": meta}
-
-
 class Checkpoints:
   """Save and restore whole training states under `directory`.
 
@@ -95,18 +96,31 @@ class Checkpoints:
     keep_evaluated: also keep every checkpoint saved with metrics (at an evaluation).
   """
 
-  def __init__(self, directory: str | Path, keep: int = 3, best_metric: str = "exact_accuracy",
-               keep_evaluated: bool = False):
+  def __init__(
+    self,
+    directory: str | Path,
+    keep: int = 3,
+    best_metric: str = "exact_accuracy",
+    keep_evaluated: bool = False,
+  ):
     self.directory = Path(directory).absolute()
-    policies = [ocm.LatestN(n=keep), ocm.BestN(get_metric_fn=lambda m: m[best_metric], n=1,
-                                                keep_checkpoints_without_metrics=False)]
+    policies = [
+      ocm.LatestN(n=keep),
+      ocm.BestN(
+        get_metric_fn=lambda m: m[best_metric], n=1, keep_checkpoints_without_metrics=False
+      ),
+    ]
     if keep_evaluated:
       policies.append(_Evaluated())
     policy = ocm.AnyPreservationPolicy(policies)
-    options = ocp.CheckpointManagerOptions(preservation_policy=policy, create=True,
-                                           best_fn=lambda m: m[best_metric], best_mode="max",
-                                           keep_checkpoints_without_metrics=True,
-                                           enable_async_checkpointing=True)
+    options = ocp.CheckpointManagerOptions(
+      preservation_policy=policy,
+      create=True,
+      best_fn=lambda m: m[best_metric],
+      best_mode="max",
+      keep_checkpoints_without_metrics=True,
+      enable_async_checkpointing=True,
+    )
     self.manager = ocp.CheckpointManager(self.directory, options=options)
 
   def latest_step(self) -> int | None:
@@ -117,39 +131,65 @@ class Checkpoints:
     """The step with the best evaluation metric, or None if no evaluation was saved."""
     return self.manager.best_step()
 
-  def save(self, step: int, *, params, opt_state, carry, rng, loader_state: dict, ema=None,
-           config: HRMConfig, meta: dict[str, Any], metrics: dict | None = None,
-           step_state=None) -> None:
+  def save(
+    self,
+    step: int,
+    *,
+    state: TrainState,
+    carry,
+    rng,
+    loader_state: dict,
+    config: HRMConfig,
+    meta: dict[str, Any],
+    metrics: dict | None = None,
+  ) -> None:
     """Start an asynchronous save of one training state (see the module docstring)."""
     items = dict(
-        params=ocp.args.StandardSave(params),
-        config=ocp.args.JsonSave(config_doc(config, meta)),
-        train=ocp.args.StandardSave({"step": step_state, "opt_state": opt_state, "carry": carry,
-                                     "rng": rng}),
-        loader=ocp.args.JsonSave(loader_state),
+      params=ocp.args.StandardSave(state.params),
+      config=ocp.args.JsonSave(config_doc(config, meta)),
+      train=ocp.args.StandardSave(self._train_item(state, carry, rng)),
+      loader=ocp.args.JsonSave(loader_state),
     )
-    if ema is not None:
-      items["ema"] = ocp.args.StandardSave(ema)
+    if state.ema is not None:
+      items["ema"] = ocp.args.StandardSave(state.ema)
     self.manager.save(step, args=ocp.args.Composite(**items), metrics=metrics, force=True)
 
-  def restore(self, step: int, *, params, opt_state, carry, rng, ema=None, step_state=None) -> dict:
+  @staticmethod
+  def _train_item(state: TrainState, carry, rng) -> dict:
+    """The tree of the `train` item."""
+    return {"step": state.step, "opt_state": state.opt_state, "carry": carry, "rng": rng}
+
+  def restore(self, step: int, *, state: TrainState, carry, rng) -> dict:
     """Read checkpoint `step` into the structure, shapes and shardings of the given trees.
 
-    The arguments are templates (arrays or jax.ShapeDtypeStruct with shardings).
-    Returns a dict with params, opt_state, carry, rng, ema and loader (its state).
+    The arguments are templates (arrays or jax.ShapeDtypeStruct with shardings); the
+    EMA is read when `state` has one. Returns a dict with state (a TrainState), carry,
+    rng and loader (its state).
     """
-    abstract = lambda tree: jax.tree.map(ocp.utils.to_shape_dtype_struct, tree)
-    items = dict(
-        params=ocp.args.StandardRestore(abstract(params)),
-        train=ocp.args.StandardRestore(abstract({"step": step_state, "opt_state": opt_state,
-                                                 "carry": carry, "rng": rng})),
-        loader=ocp.args.JsonRestore(),
+    abstract = lambda tree: ocp.args.StandardRestore(
+      jax.tree.map(ocp.utils.to_shape_dtype_struct, tree)
     )
-    if ema is not None:
-      items["ema"] = ocp.args.StandardRestore(abstract(ema))
+    items = dict(
+      params=abstract(state.params),
+      train=abstract(self._train_item(state, carry, rng)),
+      loader=ocp.args.JsonRestore(),
+    )
+    if state.ema is not None:
+      items["ema"] = abstract(state.ema)
     got = self.manager.restore(step, args=ocp.args.Composite(**items))
-    return {"params": got["params"], "ema": got.get("ema") if ema is not None else None,
-            "loader": got["loader"], **got["train"]}
+    train = got["train"]
+    restored = TrainState(
+      step=train["step"],
+      params=got["params"],
+      opt_state=train["opt_state"],
+      ema=got["ema"] if state.ema is not None else None,
+    )
+    return {
+      "state": restored,
+      "carry": train["carry"],
+      "rng": train["rng"],
+      "loader": got["loader"],
+    }
 
   def restore_latest(self, **templates) -> tuple[int, dict | None]:
     """(step, state) of the newest readable checkpoint, or (0, None) if there is none.
@@ -169,16 +209,19 @@ class Checkpoints:
       for bad, e in failed:
         aside.mkdir(parents=True, exist_ok=True)
         shutil.move(str(self.directory / str(bad)), str(aside / str(bad)))
-        print(f"checkpoint {bad} cannot be read ({_cause(e)}); moved to {aside / str(bad)}; "
-              f"resuming from step {step}")
+        print(
+          f"checkpoint {bad} cannot be read ({_cause(e)}); moved to {aside / str(bad)}; "
+          f"resuming from step {step}"
+        )
       if failed:
         self.manager.reload()
       return step, got
     if failed:
       step, e = failed[0]
-      raise CheckpointError(f"no checkpoint in {self.directory} can be read (newest: step "
-                            f"{step}: {_cause(e)})", hint="resume with the config the run was "
-                            "started with, or pass a new --config.run_dir")
+      raise CheckpointError(
+        f"no checkpoint in {self.directory} can be read (newest: step {step}: {_cause(e)})",
+        hint="resume with the config the run was started with, or pass a new --config.run_dir",
+      )
     return 0, None
 
   def wait(self) -> None:

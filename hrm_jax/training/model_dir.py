@@ -10,6 +10,7 @@ where the weights came from, the dataset path, and so on. The same two items
 inside a CheckpointManager step directory (ROOT/<step>/{params,config}) load too,
 so `load_model` accepts either a model directory or such a ROOT (latest step).
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -49,6 +50,19 @@ def config_to_dict(config: HRMConfig) -> dict[str, Any]:
   return dataclasses.asdict(config)
 
 
+def config_doc(config: HRMConfig, meta: dict[str, Any] | None = None) -> dict[str, Any]:
+  """The JSON of the `config` item: {"format", "config": HRMConfig fields, "meta"}.
+
+  ModelDirError if `meta` is not JSON-able (checked here, before any file is written).
+  """
+  doc = {"format": FORMAT, "config": config_to_dict(config), "meta": dict(meta or {})}
+  try:
+    json.dumps(doc)
+  except (TypeError, ValueError) as e:
+    raise ModelDirError(f"the model's meta cannot be stored as JSON ({e})") from e
+  return doc
+
+
 def config_from_dict(raw: dict[str, Any]) -> HRMConfig:
   """Plain dict -> HRMConfig; unknown keys are an error naming them."""
   names = {f.name for f in dataclasses.fields(HRMConfig)}
@@ -69,7 +83,8 @@ class _ExpectedOrbaxWarnings(logging.Filter):
   def filter(self, record: logging.LogRecord) -> bool:
     msg = record.getMessage()
     skipped_item = "could not be restored" in msg and any(
-        msg.startswith(f'Item "{name}" was found') for name in RUN_ONLY_ITEMS)
+      msg.startswith(f'Item "{name}" was found') for name in RUN_ONLY_ITEMS
+    )
     no_ocdbt_merge = "Skipping merge of OCDBT checkpoints: No per-process OCDBT" in msg
     return not (skipped_item or no_ocdbt_merge)
 
@@ -95,34 +110,52 @@ def _checkpointer():
   Reading accepts OCDBT checkpoints too (e.g. a CheckpointManager's StandardSave).
   """
   import orbax.checkpoint as ocp
+
   th = ocp.type_handlers
   registry = th.create_type_handler_registry(
-      (np.ndarray, th.NumpyHandler(deepcopy_host_arrays=False)), (jax.Array, th.ArrayHandler()),
-      (int, th.ScalarHandler()), (float, th.ScalarHandler()), (np.number, th.ScalarHandler()))
-  return ocp.Checkpointer(ocp.CompositeCheckpointHandler(
+    (np.ndarray, th.NumpyHandler(deepcopy_host_arrays=False)),
+    (jax.Array, th.ArrayHandler()),
+    (int, th.ScalarHandler()),
+    (float, th.ScalarHandler()),
+    (np.number, th.ScalarHandler()),
+  )
+  return ocp.Checkpointer(
+    ocp.CompositeCheckpointHandler(
       params=ocp.PyTreeCheckpointHandler(type_handler_registry=registry, use_ocdbt=False),
-      config=ocp.JsonCheckpointHandler()))
+      config=ocp.JsonCheckpointHandler(),
+    )
+  )
 
 
-def save_model(directory: str | os.PathLike, params: dict, config: HRMConfig,
-               meta: dict[str, Any] | None = None, *, force: bool = False) -> Path:
+def save_model(
+  directory: str | os.PathLike,
+  params: dict,
+  config: HRMConfig,
+  meta: dict[str, Any] | None = None,
+  *,
+  force: bool = False,
+) -> Path:
   """Write `params` + `config` (+ JSON-able `meta`) as an orbax checkpoint at `directory`.
 
   Numpy leaves are written without a device copy. With force=True an existing
   directory is replaced; otherwise it is an error. Returns the absolute path.
   """
   import orbax.checkpoint as ocp
+
   path = Path(directory).absolute()
   if path.exists() and not force:
     raise ModelExistsError(f"{path} already exists (pass force=True / --force to overwrite)")
-  doc = {"format": FORMAT, "config": config_to_dict(config), "meta": dict(meta or {})}
-  json.dumps(doc)  # fail early, before any file is written, if meta is not JSON-able
+  doc = config_doc(config, meta)
   # Bounded chunks: the encoder then buffers one chunk at a time, not a whole table.
   save_args = jax.tree.map(lambda _: ocp.SaveArgs(chunk_byte_size=_CHUNK_BYTES), params)
   with _quiet_expected_warnings():
-    _checkpointer().save(path, args=ocp.args.Composite(
-        params=ocp.args.PyTreeSave(params, save_args=save_args), config=ocp.args.JsonSave(doc)),
-                         force=force)
+    _checkpointer().save(
+      path,
+      args=ocp.args.Composite(
+        params=ocp.args.PyTreeSave(params, save_args=save_args), config=ocp.args.JsonSave(doc)
+      ),
+      force=force,
+    )
   return path
 
 
@@ -135,23 +168,30 @@ def resolve_model_dir(directory: str | os.PathLike) -> Path:
     path = path / "checkpoints"
   if (path / "params").is_dir() and (path / "config").is_dir():
     return path
-  steps = sorted((int(p.name), p) for p in path.iterdir()
-                 if p.is_dir() and p.name.isdigit() and (p / "params").is_dir())
+  steps = sorted(
+    (int(p.name), p)
+    for p in path.iterdir()
+    if p.is_dir() and p.name.isdigit() and (p / "params").is_dir()
+  )
   if steps:
     return steps[-1][1]
-  raise ModelDirError(f"{path} is not an hrm_jax model checkpoint: expected params/ and config/ "
-                      "inside it (written by hrm_jax.training.model_dir.save_model or hrm_jax.tools.convert), or "
-                      "numbered step directories holding them")
+  raise ModelDirError(
+    f"{path} is not an hrm_jax model checkpoint: expected params/ and config/ "
+    "inside it (written by hrm_jax.training.model_dir.save_model or "
+    "hrm_jax.tools.convert), or numbered step directories holding them"
+  )
 
 
 def read_config(directory: str | os.PathLike) -> tuple[HRMConfig, dict[str, Any]]:
   """Only the (config, meta) of a model directory; no arrays are read."""
   import orbax.checkpoint as ocp
+
   path = resolve_model_dir(directory)
   try:
     with _quiet_expected_warnings():
-      doc = _checkpointer().restore(path, args=ocp.args.Composite(
-          config=ocp.args.JsonRestore()))["config"]
+      doc = _checkpointer().restore(path, args=ocp.args.Composite(config=ocp.args.JsonRestore()))[
+        "config"
+      ]
   except (OSError, ValueError, KeyError) as e:
     raise ModelDirError(f"{path / 'config'}: unreadable hrm_jax config ({e})") from e
   if not isinstance(doc, dict) or not isinstance(doc.get("config"), dict):
@@ -159,15 +199,18 @@ def read_config(directory: str | os.PathLike) -> tuple[HRMConfig, dict[str, Any]
   return config_from_dict(doc["config"]), dict(doc.get("meta") or {})
 
 
-def load_model(directory: str | os.PathLike, *, as_numpy: bool = False
-               ) -> tuple[dict, HRMConfig, dict[str, Any]]:
+def load_model(
+  directory: str | os.PathLike, *, as_numpy: bool = False
+) -> tuple[dict, HRMConfig, dict[str, Any]]:
   """Read a model directory written by `save_model`: returns (params, config, meta).
 
   Leaves come back as jax arrays, or as numpy arrays with as_numpy=True (no device
   copy, e.g. for export). Shapes are checked against the config.
   """
   import orbax.checkpoint as ocp
+
   from hrm_jax import model
+
   path = resolve_model_dir(directory)
   config, meta = read_config(path)
   abstract = jax.eval_shape(lambda k: model.init(k, config), jax.random.key(0))
@@ -176,8 +219,10 @@ def load_model(directory: str | os.PathLike, *, as_numpy: bool = False
 
   def target(want, have):
     if tuple(have.shape) != tuple(want.shape):
-      raise ModelDirError(f"{path}: stored array of shape {tuple(have.shape)} where the config "
-                          f"needs {tuple(want.shape)}")
+      raise ModelDirError(
+        f"{path}: stored array of shape {tuple(have.shape)} where the config "
+        f"needs {tuple(want.shape)}"
+      )
     if as_numpy:
       return np.empty(have.shape, have.dtype)  # only a target: restore allocates its own
     return jax.ShapeDtypeStruct(have.shape, have.dtype)
@@ -189,16 +234,20 @@ def load_model(directory: str | os.PathLike, *, as_numpy: bool = False
       raise
     raise ModelDirError(f"{path}: stored parameter tree does not match the config: {e}") from e
   restore_args = jax.tree.map(
-      lambda a: ocp.RestoreArgs(restore_type=np.ndarray) if isinstance(a, np.ndarray)
-      else ocp.ArrayRestoreArgs(sharding=jax.sharding.SingleDeviceSharding(jax.devices()[0])),
-      abstract)
+    lambda a: ocp.RestoreArgs(restore_type=np.ndarray)
+    if isinstance(a, np.ndarray)
+    else ocp.ArrayRestoreArgs(sharding=jax.sharding.SingleDeviceSharding(jax.devices()[0])),
+    abstract,
+  )
   with _quiet_expected_warnings():
-    restored = _checkpointer().restore(path, args=ocp.args.Composite(
-        params=ocp.args.PyTreeRestore(abstract, restore_args=restore_args)))
+    restored = _checkpointer().restore(
+      path,
+      args=ocp.args.Composite(params=ocp.args.PyTreeRestore(abstract, restore_args=restore_args)),
+    )
   return restored["params"], config, meta
 
 
-# ----------------------------------------------------------------------------- reading a run's model
+# ---------------------------------------------------------------------------- reading a run's model
 
 # in the tracebacks of orbax's left-over reads on a closed event loop (the first frame, the end)
 _NOISE = ("in call_soon_threadsafe", "Event loop is closed")
@@ -258,13 +307,20 @@ def _read_checkpoint(read, step_dir: Path):
       cause = cause.__cause__
     first = (str(cause).strip().splitlines() or [type(cause).__name__])[0]
     first = first if len(first) <= 300 else first[:300] + "..."
-    steps = sorted(int(p.name) for p in step_dir.parent.iterdir()
-                   if p.name.isdigit() and p != step_dir) if step_dir.parent.is_dir() else []
-    hint = (f"it may be damaged or incomplete; try another step, e.g. --checkpoint "
-            f"{step_dir.parent / str(steps[-1])}" if steps else
-            "it may be damaged or incomplete (an interrupted save or a partial copy)")
-    raise ModelDirError(f"cannot read the checkpoint {step_dir}: {type(cause).__name__}: {first}",
-                        hint=hint) from e
+    steps = (
+      sorted(int(p.name) for p in step_dir.parent.iterdir() if p.name.isdigit() and p != step_dir)
+      if step_dir.parent.is_dir()
+      else []
+    )
+    hint = (
+      f"it may be damaged or incomplete; try another step, e.g. --checkpoint "
+      f"{step_dir.parent / str(steps[-1])}"
+      if steps
+      else "it may be damaged or incomplete (an interrupted save or a partial copy)"
+    )
+    raise ModelDirError(
+      f"cannot read the checkpoint {step_dir}: {type(cause).__name__}: {first}", hint=hint
+    ) from e
   finally:
     sys.stderr = real
     sys.stderr.write(_without_async_noise(buffer.getvalue()))
@@ -273,18 +329,16 @@ def _read_checkpoint(read, step_dir: Path):
 def load_for_eval(checkpoint: str | Path, use_ema: bool = True):
   """(params, config, meta) from a run directory, a checkpoint root or step, or a model dir.
 
-  Raises ModelDirError for a path that is no checkpoint and ModelDirError for one
-  that cannot be read (e.g. a damaged array file).
+  The step is found by `resolve_model_dir`. Raises ModelDirError for a path that is no
+  checkpoint and for one that cannot be read (e.g. a damaged array file).
   """
-  path = Path(checkpoint)
-  if (path / "checkpoints").is_dir():
-    path = path / "checkpoints"
-  step_dir = resolve_model_dir(path)
+  step_dir = resolve_model_dir(checkpoint)
 
   def read():
     params, config, meta = load_model(step_dir)
     if use_ema and (step_dir / "ema").is_dir():
       import orbax.checkpoint as ocp
+
       abstract = jax.tree.map(ocp.utils.to_shape_dtype_struct, params)
       params = ocp.StandardCheckpointer().restore(step_dir / "ema", abstract)
       meta = {**meta, "evaluated_params": "ema"}

@@ -1,4 +1,4 @@
-"""Data parallelism: multi-host start-up, the device mesh, and batch placement.
+"""Data parallelism: multi-host start-up, the device mesh, batch placement, memory fit.
 
 One mesh axis, "data", spans every device of every process. Batches (and the
 ACT carry, one slot per batch row) are split along it; parameters and
@@ -7,14 +7,17 @@ makes `jax.make_mesh` axes Explicit by default (sharding in types), which would
 require every op of the model to state how batch-sharded operands combine; with
 Auto the compiler propagates the shardings and inserts the gradient all-reduce.
 """
+
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 import jax
 import numpy as np
 from jax.experimental import multihost_utils
-from jax.sharding import AxisType, Mesh, NamedSharding, PartitionSpec as P
+from jax.sharding import AxisType, Mesh, NamedSharding
+from jax.sharding import PartitionSpec as P
 
 from hrm_jax.config import ConfigError
 
@@ -54,8 +57,9 @@ def maybe_initialize_distributed() -> bool:
   Safe to call more than once. Returns True if this is a multi-process run.
   """
   if _is_multi_host_env() and not jax.distributed.is_initialized():
-    jax.distributed.initialize(num_processes=_env_int("JAX_NUM_PROCESSES"),
-                               process_id=_env_int("JAX_PROCESS_ID"))
+    jax.distributed.initialize(
+      num_processes=_env_int("JAX_NUM_PROCESSES"), process_id=_env_int("JAX_PROCESS_ID")
+    )
   return jax.process_count() > 1
 
 
@@ -75,23 +79,71 @@ def batch_sharded(mesh: Mesh) -> NamedSharding:
   return NamedSharding(mesh, P(DATA))
 
 
-def local_batch_size(mesh: Mesh, global_batch_size: int, what: str = "global batch size") -> int:
-  """Rows this process feeds per global batch; ConfigError if it does not split evenly.
+def check_batch_size(mesh: Mesh, global_batch_size: int, what: str = "global batch size") -> None:
+  """ConfigError unless `global_batch_size` splits evenly over the devices of `mesh`.
 
   `what` names the batch in the message (e.g. "config.train.global_batch_size").
   """
   if global_batch_size % mesh.size:
     fits = max(mesh.size, global_batch_size // mesh.size * mesh.size)
-    raise ConfigError(f"{what} = {global_batch_size} is not divisible by the {mesh.size} "
-                      f"devices", hint=f"use a multiple of {mesh.size}, e.g. {fits}")
-  return global_batch_size // jax.process_count()
+    raise ConfigError(
+      f"{what} = {global_batch_size} is not divisible by the {mesh.size} devices",
+      hint=f"use a multiple of {mesh.size}, e.g. {fits}",
+    )
+
+
+local_batch_size = check_batch_size  # the old name, still called by hrm_jax/tools/evaluate.py
+
+
+def _free_device_bytes(device) -> int | None:
+  """Memory free for one more allocation on `device`: its allocator's limit minus what is in
+  use, or, on the host platform, MemAvailable shared by its local devices."""
+  stats = device.memory_stats() if hasattr(device, "memory_stats") else None
+  if stats and stats.get("bytes_limit"):
+    return int(stats["bytes_limit"]) - int(stats.get("bytes_in_use", 0))
+  if device.platform != "cpu":
+    return None
+  try:
+    info = dict(line.split(":", 1) for line in Path("/proc/meminfo").read_text().splitlines())
+    return int(info["MemAvailable"].split()[0]) * 1024 // max(1, jax.local_device_count())
+  except (OSError, KeyError, ValueError):
+    return None
+
+
+def check_memory(compiled, mesh, global_batch_size: int) -> None:
+  """Refuse a compiled train step that cannot fit: XLA's memory analysis of what it allocates
+  (temporaries and outputs, less the donated inputs) against the memory free per device."""
+  try:
+    m = compiled.memory_analysis()
+    need = m.temp_size_in_bytes + m.output_size_in_bytes - m.alias_size_in_bytes
+  except Exception:  # noqa: BLE001 -- not every backend reports it
+    return
+  device = next(d for d in mesh.devices.flat if d.process_index == jax.process_index())
+  free = _free_device_bytes(device)  # this process's: others' devices cannot be queried
+  if free is None or need <= free:
+    return
+  n = mesh.size
+  fits = int(global_batch_size * 0.8 * free / need) // n * n
+  gib = lambda b: f"{b / 2**30:.1f} GiB"
+  hint = (
+    f"lower config.train.global_batch_size (now {global_batch_size}): about {fits} would fit"
+    if fits >= n
+    else "use a smaller model or a machine with more memory"
+  )
+  raise ConfigError(
+    f"the train step needs {gib(need)} per device beyond its inputs and "
+    f"{gib(free)} is free ({device.platform}, "
+    f"{n} device(s), XLA's memory analysis)",
+    hint=hint,
+  )
 
 
 def shard_batch(mesh: Mesh, local: dict[str, np.ndarray]) -> dict[str, jax.Array]:
   """This process's rows of a global batch -> global arrays split along "data"."""
   sharding = batch_sharded(mesh)
-  return {k: jax.make_array_from_process_local_data(sharding, np.asarray(v))
-          for k, v in local.items()}
+  return {
+    k: jax.make_array_from_process_local_data(sharding, np.asarray(v)) for k, v in local.items()
+  }
 
 
 def replicate(mesh: Mesh, tree):

@@ -16,6 +16,7 @@ rows, the others keep refining their example. Everything a step depends on
 checkpoint and the step's PRNG key is `fold_in(key, step)`, so a run killed at
 any point and started again with the same command ends bit-identical.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -33,37 +34,26 @@ from ml_collections import ConfigDict
 from tqdm import tqdm
 
 from hrm_jax import act, model
-from hrm_jax.training import checkpoint, evaluate, experiment, inference, parallel, records, runlock
-from hrm_jax.config import ConfigError
 from hrm_jax.data.loader import TrainLoader
 from hrm_jax.errors import Interrupted, UserError
-from hrm_jax.train_step import TrainState, init_train_state, make_train_step, reduce_metrics
+from hrm_jax.train_step import init_train_state, make_train_step, reduce_metrics
+from hrm_jax.training import checkpoint, evaluate, experiment, inference, parallel, records, runlock
 
 
 class NonFiniteLossError(UserError, RuntimeError):
   """Training produced a NaN/inf loss or parameters; the last good checkpoint is kept."""
+
   exit_code = 3
-  HINT = ("lower optim.lr or raise optim.lr_warmup_steps, and start a new run "
-          "(--config.run_dir): resuming repeats the same updates")
-
-
-def make_step(model_cfg, optim_cfg, ema_rate: float):
-  """`(state, ema, carry, batch, rng) -> (state, ema, carry, metrics)`: one update + EMA."""
-  train_step = make_train_step(model_cfg, optim_cfg)
-
-  def step(state, ema, carry, batch, rng):
-    state, carry, metrics = train_step(state, carry, batch, rng)
-    if ema is not None:
-      ema = jax.tree.map(lambda e, p: (ema_rate * e + (1 - ema_rate) * p).astype(e.dtype),
-                         ema, state.params)
-    return state, ema, carry, metrics
-
-  return step
+  HINT = (
+    "lower optim.lr or raise optim.lr_warmup_steps, and start a new run "
+    "(--config.run_dir): resuming repeats the same updates"
+  )
 
 
 def _all_finite(tree) -> bool:
-  leaves = [jnp.all(jnp.isfinite(x)) for x in jax.tree.leaves(tree)
-            if jnp.issubdtype(x.dtype, jnp.inexact)]
+  leaves = [
+    jnp.all(jnp.isfinite(x)) for x in jax.tree.leaves(tree) if jnp.issubdtype(x.dtype, jnp.inexact)
+  ]
   return bool(jnp.all(jnp.stack(leaves))) if leaves else True
 
 
@@ -84,8 +74,8 @@ def train(cfg: ConfigDict, *, devices=None, write_report: bool = True) -> dict:
      "predictions": the final evaluation's per-example arrays (see inference.predict),
      or None when a finished run's saved summary is returned}.
   """
-  experiment.check(cfg)                     # bad values fail before any data or compilation
-  absl_logging.set_verbosity(absl_logging.WARNING)   # orbax logs every save at INFO
+  experiment.check(cfg)  # bad values fail before any data or compilation
+  absl_logging.set_verbosity(absl_logging.WARNING)  # orbax logs every save at INFO
   parallel.maybe_initialize_distributed()
   lead = jax.process_index() == 0
   run_dir = experiment.run_dir(cfg)
@@ -95,14 +85,18 @@ def train(cfg: ConfigDict, *, devices=None, write_report: bool = True) -> dict:
   created = not run_dir.exists()
   try:
     with runlock.RunLock(run_dir, enabled=lead):
-      ckpts = checkpoint.Checkpoints(run_dir / "checkpoints", cfg.train.keep_checkpoints,
-                                     cfg.train.best_metric, cfg.train.keep_eval_checkpoints)
+      ckpts = checkpoint.Checkpoints(
+        run_dir / "checkpoints",
+        cfg.train.keep_checkpoints,
+        cfg.train.best_metric,
+        cfg.train.keep_eval_checkpoints,
+      )
       try:
         return _train(cfg, run_dir, ckpts, devices, write_report, lead)
       finally:
         ckpts.close()
   except BaseException:
-    if created and lead:      # a run that failed before its first save leaves no empty dirs
+    if created and lead:  # a run that failed before its first save leaves no empty dirs
       for empty in (run_dir / "checkpoints", run_dir):
         with contextlib.suppress(OSError):
           empty.rmdir()
@@ -129,6 +123,7 @@ class _CtrlC:
   """While active, the first Ctrl-C (or SIGTERM, a scheduler's preemption notice) only
   sets `hit` (the loop saves and stops); a second one acts at once. Inactive outside the
   main thread (signals go there)."""
+
   SIGNALS = {signal.SIGINT: "interrupted", signal.SIGTERM: "terminated"}
 
   def __init__(self):
@@ -137,8 +132,10 @@ class _CtrlC:
   def _handle(self, signum, frame):
     self.hit = self.SIGNALS[signum]
     signal.signal(signum, self._prev[signum])
-    tqdm.write(f"{signal.Signals(signum).name}: stopping after this update with a checkpoint "
-               "(again: at once)")
+    tqdm.write(
+      f"{signal.Signals(signum).name}: stopping after this update with a checkpoint "
+      "(again: at once)"
+    )
 
   def __enter__(self):
     if threading.current_thread() is threading.main_thread():
@@ -150,45 +147,9 @@ class _CtrlC:
       signal.signal(s, handler)
 
 
-def _free_device_bytes(device) -> int | None:
-  """Memory free for one more allocation on `device`: its allocator's limit minus what is in
-  use, or, on the host platform, MemAvailable shared by its local devices."""
-  stats = device.memory_stats() if hasattr(device, "memory_stats") else None
-  if stats and stats.get("bytes_limit"):
-    return int(stats["bytes_limit"]) - int(stats.get("bytes_in_use", 0))
-  if device.platform != "cpu":
-    return None
-  try:
-    info = dict(line.split(":", 1) for line in Path("/proc/meminfo").read_text().splitlines())
-    return int(info["MemAvailable"].split()[0]) * 1024 // max(1, jax.local_device_count())
-  except (OSError, KeyError, ValueError):
-    return None
-
-
-def check_memory(compiled, mesh, global_batch_size: int) -> None:
-  """Refuse a compiled train step that cannot fit: XLA's memory analysis of what it allocates
-  (temporaries and outputs, less the donated inputs) against the memory free per device."""
-  try:
-    m = compiled.memory_analysis()
-    need = m.temp_size_in_bytes + m.output_size_in_bytes - m.alias_size_in_bytes
-  except Exception:  # noqa: BLE001 -- not every backend reports it
-    return
-  device = next(d for d in mesh.devices.flat if d.process_index == jax.process_index())
-  free = _free_device_bytes(device)     # this process's: others' devices cannot be queried
-  if free is None or need <= free:
-    return
-  n = mesh.size
-  fits = int(global_batch_size * 0.8 * free / need) // n * n
-  gib = lambda b: f"{b / 2**30:.1f} GiB"
-  hint = (f"lower config.train.global_batch_size (now {global_batch_size}): about {fits} "
-          "would fit" if fits >= n else "use a smaller model or a machine with more memory")
-  raise ConfigError(f"the train step needs {gib(need)} per device beyond its inputs and "
-                    f"{gib(free)} is free ({device.platform}, "
-                    f"{n} device(s), XLA's memory analysis)", hint=hint)
-
-
-def _train(cfg, run_dir: Path, ckpts: checkpoint.Checkpoints, devices, write_report: bool,
-           lead: bool) -> dict:
+def _train(
+  cfg, run_dir: Path, ckpts: checkpoint.Checkpoints, devices, write_report: bool, lead: bool
+) -> dict:
   """`train` inside the run directory's lock."""
   resuming = ckpts.latest_step() is not None
   saved = _read_json(run_dir / "config.json") if resuming else None
@@ -197,43 +158,50 @@ def _train(cfg, run_dir: Path, ckpts: checkpoint.Checkpoints, devices, write_rep
     experiment.ensure_dataset(cfg, progress=cfg.train.progress)
   if jax.process_count() > 1:
     from jax.experimental import multihost_utils
+
     multihost_utils.sync_global_devices("dataset ready")
   s = experiment.settings(cfg)
   saved_data = _read_json(run_dir / "data_identity.json") if resuming else None
   if saved_data:
     experiment.check_same_dataset(saved_data, s.data_path)
   mesh = parallel.make_mesh(devices)
-  parallel.local_batch_size(mesh, cfg.train.global_batch_size, "config.train.global_batch_size")
-  parallel.local_batch_size(mesh, cfg.eval.global_batch_size, "config.eval.global_batch_size")
+  parallel.check_batch_size(mesh, cfg.train.global_batch_size, "config.train.global_batch_size")
+  parallel.check_batch_size(mesh, cfg.eval.global_batch_size, "config.eval.global_batch_size")
   if lead:
     _write_text(run_dir / "config.json", cfg.to_json(indent=1))
-    _write_text(run_dir / "data_identity.json",
-                json.dumps(experiment.dataset_identity(s.data_path), indent=1))
+    _write_text(
+      run_dir / "data_identity.json", json.dumps(experiment.dataset_identity(s.data_path), indent=1)
+    )
   meta = {"task": cfg.task, "data_path": str(s.data_path), "run_config": cfg.to_dict()}
   repl, rows = parallel.replicated(mesh), parallel.batch_sharded(mesh)
   B, ema_rate = cfg.train.global_batch_size, cfg.train.ema_rate
 
   # ---- state: fresh, then overwritten by the latest readable checkpoint if there is one
   k_init, k_run = jax.random.split(jax.random.key(cfg.seed))
-  state = jax.jit(lambda k: init_train_state(model.init(k, s.model), s.optim),
-                  out_shardings=repl)(k_init)
-  ema = jax.jit(lambda p: jax.tree.map(jnp.copy, p), out_shardings=repl)(state.params) \
-      if ema_rate else None
-  batch_shape = {"inputs": (B, s.model.seq_len), "labels": (B, s.model.seq_len),
-                 "puzzle_identifiers": (B,)}
+  state = jax.jit(
+    lambda k: init_train_state(model.init(k, s.model), s.optim, ema_rate), out_shardings=repl
+  )(k_init)
+  batch_shape = {
+    "inputs": (B, s.model.seq_len),
+    "labels": (B, s.model.seq_len),
+    "puzzle_identifiers": (B,),
+  }
   zero_batch = lambda: {k: jnp.zeros(v, jnp.int32) for k, v in batch_shape.items()}
   carry = jax.jit(lambda: act.initial_carry(zero_batch(), s.model), out_shardings=rows)()
   key_data = jax.jit(jax.random.key_data, out_shardings=repl)  # a global array: multi-host saves
-  loader = TrainLoader(s.data_path, "train", global_batch_size=B, seed=cfg.seed,
-                       process_index=jax.process_index(), process_count=jax.process_count())
-  start, got = ckpts.restore_latest(params=state.params, opt_state=state.opt_state, carry=carry,
-                                    rng=key_data(k_run), ema=ema,
-                                    step_state=state.step)
-  if got is not None:
-    state = TrainState(step=got["step"], params=got["params"], opt_state=got["opt_state"])
-    carry, ema = got["carry"], got["ema"]
-    k_run = jax.random.wrap_key_data(np.asarray(got["rng"]))  # uncommitted, like a fresh key
-    loader.restore(got["loader"])
+  loader = TrainLoader(
+    s.data_path,
+    "train",
+    global_batch_size=B,
+    seed=cfg.seed,
+    process_index=jax.process_index(),
+    process_count=jax.process_count(),
+  )
+  start, restored = ckpts.restore_latest(state=state, carry=carry, rng=key_data(k_run))
+  if restored is not None:
+    state, carry = restored["state"], restored["carry"]
+    k_run = jax.random.wrap_key_data(np.asarray(restored["rng"]))  # uncommitted, like a fresh key
+    loader.restore(restored["loader"])
 
   eval_fn = jax.jit(inference.make_eval_fn(s.model, s.eval_steps, cfg.eval.halt_rule))
 
@@ -241,111 +209,159 @@ def _train(cfg, run_dir: Path, ckpts: checkpoint.Checkpoints, devices, write_rep
     # ARC: RUN_DIR/submission.json (ARC Prize format) is the latest evaluation's answers,
     # RUN_DIR/submissions/step_N.json those of every evaluation
     submission = run_dir / "submission.json" if lead and cfg.task == "arc" else None
-    metrics, got = evaluate.evaluate(
-        ema if ema is not None else state.params, s.model, cfg.task, s.data_path, mesh,
-        num_segments=s.eval_steps, halt_rule=cfg.eval.halt_rule,
-        global_batch_size=cfg.eval.global_batch_size,
-        max_examples=cfg.eval.final_max_examples if final else cfg.eval.max_examples,
-        pass_ks=cfg.eval.pass_ks, eval_fn=eval_fn, progress=lead and cfg.train.progress,
-        submission_path=submission)
+    metrics, predictions = evaluate.evaluate(
+      state.eval_params,
+      s.model,
+      cfg.task,
+      s.data_path,
+      mesh,
+      num_segments=s.eval_steps,
+      halt_rule=cfg.eval.halt_rule,
+      global_batch_size=cfg.eval.global_batch_size,
+      max_examples=cfg.eval.final_max_examples if final else cfg.eval.max_examples,
+      pass_ks=cfg.eval.pass_ks,
+      eval_fn=eval_fn,
+      progress=lead and cfg.train.progress,
+      submission_path=submission,
+    )
     if submission is not None:
       (run_dir / "submissions").mkdir(exist_ok=True)
       at = int(jax.device_get(state.step))
       (run_dir / "submissions" / f"step_{at}.json").write_bytes(submission.read_bytes())
-    return metrics, got
+    return metrics, predictions
 
-  def finish(step: int, eval_metrics: dict, got, train_seconds: float) -> dict:
-    summary = {"run_dir": str(run_dir), "task": cfg.task, "variant": cfg.variant, "steps": step,
-               "total_steps": s.total_steps, "train_seconds": round(train_seconds, 1),
-               "params": model.count_params(state.params), "eval": eval_metrics,
-               "finished": step == s.total_steps}
+  def finish(step: int, eval_metrics: dict, predictions, train_seconds: float) -> dict:
+    summary = {
+      "run_dir": str(run_dir),
+      "task": cfg.task,
+      "variant": cfg.variant,
+      "steps": step,
+      "total_steps": s.total_steps,
+      "train_seconds": round(train_seconds, 1),
+      "params": model.count_params(state.params),
+      "eval": eval_metrics,
+      "finished": step == s.total_steps,
+    }
     if lead:
       _write_text(run_dir / "summary.json", json.dumps(summary, indent=1))
-      if write_report and got is not None:
+      if write_report and predictions is not None:
         from hrm_jax.training import report
-        report.write_report(run_dir, cfg, summary, got)
-    return {**summary, "predictions": got}
 
-  if start >= s.total_steps:               # a finished run started again: report, no training
+        report.write_report(run_dir, cfg, summary, predictions)
+    return {**summary, "predictions": predictions}
+
+  if start >= s.total_steps:  # a finished run started again: report, no training
     done = _read_json(run_dir / "summary.json")
     if done and done.get("steps") == start and done.get("finished"):
       print(f"run already finished at step {start}: {run_dir / 'summary.json'}")
       return {**done, "predictions": None}
     print(f"run already finished at step {start}; evaluating it")
     return finish(start, *run_eval(final=True), 0.0)
-  if got is not None:
-    print(f"resumed from {ckpts.directory}/{start}"
-          + (f" with changed settings: {', '.join(changes)}" if changes else ""))
+  if restored is not None:
+    print(
+      f"resumed from {ckpts.directory}/{start}"
+      + (f" with changed settings: {', '.join(changes)}" if changes else "")
+    )
 
   # ---- compiled step; refuse early if it cannot fit in memory
-  step_fn = jax.jit(make_step(s.model, s.optim, ema_rate), donate_argnums=(0, 1, 2),
-                    out_shardings=(repl, repl, rows, repl))
+  step_fn = jax.jit(
+    make_train_step(s.model, s.optim, ema_rate),
+    donate_argnums=(0, 1),
+    out_shardings=(repl, rows, repl),
+  )
   spec = {k: jax.ShapeDtypeStruct(v, jnp.int32, sharding=rows) for k, v in batch_shape.items()}
-  step_fn = step_fn.lower(state, ema, carry, spec, jax.random.fold_in(k_run, 0)).compile()
-  check_memory(step_fn, mesh, B)
-  recorder = records.Recorder(run_dir, resume_step=start, config=cfg.to_dict(),
-                              wandb=cfg.train.wandb, tensorboard=cfg.train.tensorboard,
-                              enabled=lead)
+  step_fn = step_fn.lower(state, carry, spec, jax.random.fold_in(k_run, 0)).compile()
+  parallel.check_memory(step_fn, mesh, B)
+  recorder = records.Recorder(
+    run_dir,
+    resume_step=start,
+    config=cfg.to_dict(),
+    wandb=cfg.train.wandb,
+    tensorboard=cfg.train.tensorboard,
+    enabled=lead,
+  )
 
   def save(step, metrics=None):
     if not _all_finite(state.params):
-      raise NonFiniteLossError(f"non-finite parameters at step {step}; not saving; "
-                               f"{last_good()}", hint=NonFiniteLossError.HINT)
-    ckpts.save(step, params=state.params, opt_state=state.opt_state, carry=carry,
-               rng=key_data(k_run), loader_state=loader.state(), ema=ema,
-               config=s.model, meta={**meta, "step": step}, metrics=metrics, step_state=state.step)
+      raise NonFiniteLossError(
+        f"non-finite parameters at step {step}; not saving; {last_good()}",
+        hint=NonFiniteLossError.HINT,
+      )
+    ckpts.save(
+      step,
+      state=state,
+      carry=carry,
+      rng=key_data(k_run),
+      loader_state=loader.state(),
+      config=s.model,
+      meta={**meta, "step": step},
+      metrics=metrics,
+    )
 
   def last_good() -> str:
     ckpts.wait()
     step = ckpts.latest_step()
-    return (f"last good checkpoint: step {step} in {ckpts.directory}" if step
-            else "no checkpoint was saved before it")
+    return (
+      f"last good checkpoint: step {step} in {ckpts.directory}"
+      if step
+      else "no checkpoint was saved before it"
+    )
 
   # ---- the loop
-  t_start, eval_metrics, got = time.time(), {}, None
+  t_start, eval_metrics, predictions = time.time(), {}, None
   window, window_start, t_window = None, start, time.time()
   eval_at, bar, step = set(s.eval_at), None, start
   try:
     with _CtrlC() as ctrl_c:
       for step in range(start + 1, s.total_steps + 1):
         batch = parallel.shard_batch(mesh, next(loader))
-        state, ema, carry, m = step_fn(state, ema, carry, batch, jax.random.fold_in(k_run, step))
+        state, carry, m = step_fn(state, carry, batch, jax.random.fold_in(k_run, step))
         window = m if window is None else jax.tree.map(jnp.add, window, m)
-        if bar is None:                      # started after the first update: no compile in ETA
-          bar = tqdm(total=s.total_steps, initial=step - 1, dynamic_ncols=True,
-                     disable=not (lead and cfg.train.progress), desc=f"{cfg.task}-{cfg.variant}")
+        if bar is None:  # started after the first update: no compile in ETA
+          bar = tqdm(
+            total=s.total_steps,
+            initial=step - 1,
+            dynamic_ncols=True,
+            disable=not (lead and cfg.train.progress),
+            desc=f"{cfg.task}-{cfg.variant}",
+          )
         bar.update(1)
         last = step == s.total_steps
         out_of_time = cfg.train.time_limit_s and time.time() - t_start > cfg.train.time_limit_s
         do_eval = step in eval_at
-        do_save = (do_eval or out_of_time or ctrl_c.hit
-                   or step % cfg.train.checkpoint_every == 0)
+        do_save = do_eval or out_of_time or ctrl_c.hit or step % cfg.train.checkpoint_every == 0
 
         if step % cfg.train.log_every == 0 or do_save:
           means = reduce_metrics(jax.device_get(window), B, n_steps=step - window_start)
           if not np.isfinite(means["loss"]):
             raise NonFiniteLossError(
-                f"non-finite loss ({means['loss']}) between steps {window_start + 1} and "
-                f"{step}; {last_good()}", hint=NonFiniteLossError.HINT)
+              f"non-finite loss ({means['loss']}) between steps {window_start + 1} and "
+              f"{step}; {last_good()}",
+              hint=NonFiniteLossError.HINT,
+            )
           now = time.time()
           means["examples_per_s"] = B * (step - window_start) / max(now - t_window, 1e-9)
           recorder.log(step, "train", means)
-          bar.set_postfix(loss=f"{means['loss']:.3f}", acc=f"{means['accuracy']:.3f}",
-                          exact=f"{means['exact_accuracy']:.3f}")   # shown now, not a window late
+          bar.set_postfix(
+            loss=f"{means['loss']:.3f}",
+            acc=f"{means['accuracy']:.3f}",
+            exact=f"{means['exact_accuracy']:.3f}",
+          )  # shown now, not a window late
           window, window_start, t_window = None, step, now
         if do_eval:
-          eval_metrics, got = run_eval(final=last)
+          eval_metrics, predictions = run_eval(final=last)
           recorder.log(step, "eval", eval_metrics)
           tqdm.write(f"step {step}: eval {evaluate.headline(eval_metrics)}")
           t_window = time.time()
-          bar.unpause()                      # the evaluation's time is not training time
+          bar.unpause()  # the evaluation's time is not training time
         if do_save:
           save(step, {k: v for k, v in eval_metrics.items()} if do_eval else None)
         if ctrl_c.hit:
           ckpts.wait()
-          stop = Interrupted(f"{ctrl_c.hit} at step {step}; checkpoint saved; "
-                             "rerun the same command to resume")
-          stop.exit_code = 143 if ctrl_c.hit == "terminated" else 130   # 128 + the signal
+          stop = Interrupted(
+            f"{ctrl_c.hit} at step {step}; checkpoint saved; rerun the same command to resume"
+          )
+          stop.exit_code = 143 if ctrl_c.hit == "terminated" else 130  # 128 + the signal
           raise stop
         if out_of_time and not last:
           tqdm.write(f"time limit of {cfg.train.time_limit_s}s reached at step {step}")
@@ -354,6 +370,6 @@ def _train(cfg, run_dir: Path, ckpts: checkpoint.Checkpoints, devices, write_rep
     if bar is not None:
       bar.close()
     recorder.close()
-  if got is None:                            # stopped (time limit) before any evaluation
-    eval_metrics, got = run_eval(final=False)
-  return finish(step, eval_metrics, got, time.time() - t_start)
+  if predictions is None:  # stopped (time limit) before any evaluation
+    eval_metrics, predictions = run_eval(final=False)
+  return finish(step, eval_metrics, predictions, time.time() - t_start)
