@@ -12,6 +12,7 @@
 4. Evaluates both on held-out strings and writes OUT/report.md with the
    comparison, learning curves and drawn test strings.
 """
+
 from __future__ import annotations
 
 import json
@@ -40,57 +41,77 @@ def one_pass(cfg):
 def write_demo_report(out: Path, runs: dict, total_s: float) -> Path:
   """OUT/report.md comparing the runs: table, learning curves, the same test strings drawn."""
   from hrm_jax.training import records, render, report
+
   plots = out / "plots"
   plots.mkdir(parents=True, exist_ok=True)
-  report.plot_curves({name: records.read_records(Path(r["summary"]["run_dir"]) / "metrics.jsonl")
-                      for name, r in runs.items()}, plots / "learning_curves.png")
+  report.plot_curves(
+    {
+      name: records.read_records(Path(r["summary"]["run_dir"]) / "metrics.jsonl")
+      for name, r in runs.items()
+    },
+    plots / "learning_curves.png",
+  )
   hrm = runs["HRM"]
-  idx = report.pick_examples(hrm["got"], 4)
-  for name, r in runs.items():
-    got = r["got"]
-    render.draw_examples("parity", got["inputs"][idx], got["labels"][idx], got["pred"][idx],
-                         plots / f"strings_{name.lower().replace(' ', '_')}.png",
-                         titles=[f"test #{int(got['example_index'][i])}" for i in idx])
   cfg = hrm["cfg"]
+  idx = report.pick_examples(hrm["predictions"], 4)
+  for name, r in runs.items():
+    predictions = r["predictions"]
+    render.draw_examples(
+      cfg.task,
+      *(predictions[k][idx] for k in ("inputs", "labels", "pred")),
+      plots / f"strings_{name.lower().replace(' ', '_')}.png",
+      titles=[f"test #{int(predictions['example_index'][i])}" for i in idx],
+    )
   m, t = cfg.model, cfg.train
-  table = {name: {**r["summary"]["eval"], "parameters": r["summary"]["params"],
-                  "train_seconds": r["summary"]["train_seconds"]} for name, r in runs.items()}
+  table = {
+    name: {
+      **r["summary"]["eval"],
+      "parameters": r["summary"]["params"],
+      "train_seconds": r["summary"]["train_seconds"],
+    }
+    for name, r in runs.items()
+  }
   stats = json.loads((Path(cfg.data.path) / "parity_stats.json").read_text())
   lines = [
-      "# Demo: prefix parity on CPU, HRM against a one-pass transformer",
-      "",
-      f"Task: random {cfg.data.build.length}-bit strings; at every bit the model outputs the "
-      f"parity (XOR) of the string up to that bit. Train {cfg.data.build.train_size} strings, "
-      f"held-out test {cfg.data.build.test_size} (evaluated: "
-      f"{int(hrm['summary']['eval']['examples'])}); {stats['odd_string_fraction']:.0%} of the "
-      "strings have odd parity. The last answer depends on all bits, so a fixed-depth network "
-      "must carry a running state along the string; a recurrent one can iterate the local "
-      "rule parity_i = parity_(i-1) XOR bit_i.",
-      "",
-      f"Network: D={m.hidden_size}, {m.num_heads} heads, H/L layers {m.h_layers}/{m.l_layers}. "
-      f"HRM: N={m.h_cycles} H-cycles x T={m.l_cycles} L-cycles per segment, up to "
-      f"{m.halt_max_steps} segments. One-pass: N=T=1, 1 segment. Both: {t.steps} updates of "
-      f"batch {t.global_batch_size}, lr {cfg.optim.lr}, AdamATan2, {cfg.model.loss_type} loss, "
-      f"Q-loss weight {m.q_loss_weight} (the reference's: 0.5).",
-      "",
-      f"Total demo time (data, both trainings, evaluations, report): {total_s / 60:.1f} min.",
-      "",
-      "## Held-out results",
-      "",
-      "`exact_accuracy`: every parity of the string right after `segments` segments; "
-      "`prefix_right`: the fraction of leading bits right before the first error; `halt/`: "
-      "the answer at the first segment where the Q head halts.",
-      "",
-      report.metrics_table(table),
-      "",
-      "![learning curves](plots/learning_curves.png)",
-      "",
+    "# Demo: prefix parity on CPU, HRM against a one-pass transformer",
+    "",
+    f"Task: random {cfg.data.build.length}-bit strings; at every bit the model outputs the "
+    f"parity (XOR) of the string up to that bit. Train {cfg.data.build.train_size} strings, "
+    f"held-out test {cfg.data.build.test_size} (evaluated: "
+    f"{int(hrm['summary']['eval']['examples'])}); {stats['odd_string_fraction']:.0%} of the "
+    "strings have odd parity. The last answer depends on all bits, so a fixed-depth network "
+    "must carry a running state along the string; a recurrent one can iterate the local "
+    "rule parity_i = parity_(i-1) XOR bit_i.",
+    "",
+    f"Network: D={m.hidden_size}, {m.num_heads} heads, H/L layers {m.h_layers}/{m.l_layers}. "
+    f"HRM: N={m.h_cycles} H-cycles x T={m.l_cycles} L-cycles per segment, up to "
+    f"{m.halt_max_steps} segments. One-pass: N=T=1, 1 segment. Both: {t.steps} updates of "
+    f"batch {t.global_batch_size}, lr {cfg.optim.lr}, AdamATan2, {cfg.model.loss_type} loss, "
+    f"Q-loss weight {m.q_loss_weight} (the reference's: 0.5).",
+    "",
+    f"Total demo time (data, both trainings, evaluations, report): {total_s / 60:.1f} min.",
+    "",
+    "## Held-out results",
+    "",
+    "`exact_accuracy`: every parity of the string right after `segments` segments; "
+    "`prefix_right`: the fraction of leading bits right before the first error; `halt/`: "
+    "the answer at the first segment where the Q head halts.",
+    "",
+    report.metrics_table(table),
+    "",
+    "![learning curves](plots/learning_curves.png)",
+    "",
   ]
   for name in runs:
-    lines += [f"## Test strings: {name}", "",
-              "Bits (black = 1, read row by row), the true prefix parities, the model's answer "
-              "(red crosses: wrong bits).", "",
-              f"![{name}](plots/strings_{name.lower().replace(' ', '_')}.png)", ""]
+    lines += [
+      f"## Test strings: {name}",
+      "",
+      "Bits (black = 1, read row by row), the true prefix parities, the model's answer "
+      "(red crosses: wrong bits).",
+      "",
+      f"![{name}](plots/strings_{name.lower().replace(' ', '_')}.png)",
+      "",
+    ]
   path = out / "report.md"
   path.write_text("\n".join(lines))
   return path
@@ -104,13 +125,15 @@ def _train_on(name: str, cfg, cpu: int, results) -> None:
   """
   os.sched_setaffinity(0, {cpu})
   from hrm_jax.training import train
+
   try:
     out = train.train(cfg)
   except Interrupted as e:
     out = e
-  except KeyboardInterrupt:        # outside the training loop (set-up, final evaluation)
-    out = Interrupted("interrupted outside its training loop; rerun to resume from its last "
-                      "checkpoint")
+  except KeyboardInterrupt:  # outside the training loop (set-up, final evaluation)
+    out = Interrupted(
+      "interrupted outside its training loop; rerun to resume from its last checkpoint"
+    )
   except UserError as e:
     out = UserError(str(e), e.hint)  # (a plain UserError: every subclass pickles the same)
   results.put((name, out))
@@ -125,7 +148,7 @@ def _collect(procs: dict, results) -> dict:
       got[name] = out
     except queue.Empty:
       if not any(p.is_alive() for name, p in procs.items() if name not in got):
-        break                     # a run ended without an answer (killed before its loop)
+        break  # a run ended without an answer (killed before its loop)
   return got
 
 
@@ -139,24 +162,32 @@ def train_all(cfgs: dict) -> dict:
   cpus = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else []
   if len(cpus) < len(cfgs):
     from hrm_jax.training import train
+
     return {name: train.train(c) for name, c in cfgs.items()}
   ctx = multiprocessing.get_context("spawn")
   results = ctx.Queue()
-  procs = {name: ctx.Process(target=_train_on, args=(name, c, cpu, results))
-           for (name, c), cpu in zip(cfgs.items(), cpus)}
+  procs = {
+    name: ctx.Process(target=_train_on, args=(name, c, cpu, results))
+    for (name, c), cpu in zip(cfgs.items(), cpus)
+  }
   for p in procs.values():
     p.start()
   try:
     got = _collect(procs, results)
-  except KeyboardInterrupt:       # SIGTERM: each run saves a checkpoint and stops (hrm_jax.training.train)
+  except (
+    KeyboardInterrupt
+  ):  # SIGTERM: each run saves a checkpoint and stops (hrm_jax.training.train)
     for p in procs.values():
       p.terminate()
     got = _collect(procs, results)
   finally:
     for p in procs.values():
       p.join()
-  failed = [(name, got.get(name, Interrupted("stopped without an answer")))
-            for name in cfgs if not isinstance(got.get(name), dict)]
+  failed = [
+    (name, got.get(name, Interrupted("stopped without an answer")))
+    for name in cfgs
+    if not isinstance(got.get(name), dict)
+  ]
   if failed:
     message = "; ".join(f"{name}: {e}" for name, e in failed)
     if any(isinstance(e, Interrupted) for _, e in failed):
@@ -168,17 +199,23 @@ def train_all(cfgs: dict) -> dict:
 def main(argv: list[str] | None = None) -> int:
   """Run the demo; prints the results and the report's path."""
   from hrm_jax.data import _cli
+
   p = _cli.parser(__doc__.split("\n")[0])
-  p.add_argument("--out", default="runs/demo",
-                 help="output folder: new, empty, or an earlier demo's (whose output it replaces)")
-  p.add_argument("--steps", type=int, default=0,
-                 help="override the number of updates (0: the config's)")
+  p.add_argument(
+    "--out",
+    default="runs/demo",
+    help="output folder: new, empty, or an earlier demo's (whose output it replaces)",
+  )
+  p.add_argument(
+    "--steps", type=int, default=0, help="override the number of updates (0: the config's)"
+  )
   p.add_argument("--data", default="", help="dataset directory (empty: the config's)")
   a = p.parse_args(argv)
   t0 = time.time()
   from experiments.configs import parity
-  from hrm_jax.training import experiment
   from hrm_jax.data._atomic import claim_marked_folder
+  from hrm_jax.training import experiment
+
   out = claim_marked_folder(a.out, MARKER, OUTPUTS, "experiments.demo output")
   cfg = parity.get_config("cpu")
   cfg.run_dir = str(out / "hrm")
@@ -191,17 +228,21 @@ def main(argv: list[str] | None = None) -> int:
   print(f"dataset ready at {cfg.data.path} ({time.time() - t0:.0f} s)")
   base = one_pass(cfg)
   base.run_dir = str(out / "one_pass")
-  base.train.progress = False       # one progress bar (the HRM's); the baseline prints evaluations
+  base.train.progress = False  # one progress bar (the HRM's); the baseline prints evaluations
   cfgs = {"HRM": cfg, "one-pass": base}
   print(f"--- training HRM and the one-pass model: {cfg.train.steps} updates each")
-  runs = {name: {"cfg": cfgs[name], "summary": s, "got": s.pop("predictions")}
-          for name, s in train_all(cfgs).items()}
+  runs = {
+    name: {"cfg": cfgs[name], "summary": s, "predictions": s.pop("predictions")}
+    for name, s in train_all(cfgs).items()
+  }
   total = time.time() - t0
   path = write_demo_report(out, runs, total)
   for name, r in runs.items():
     ev = r["summary"]["eval"]
-    print(f"{name:9s} exact {ev['exact_accuracy']:.3f}  prefix right {ev['prefix_right']:.3f}  "
-          f"token {ev['token_accuracy']:.3f}  train {r['summary']['train_seconds']:.0f} s")
+    print(
+      f"{name:9s} exact {ev['exact_accuracy']:.3f}  prefix right {ev['prefix_right']:.3f}  "
+      f"token {ev['token_accuracy']:.3f}  train {r['summary']['train_seconds']:.0f} s"
+    )
   print(f"demo finished in {total / 60:.1f} min; report: {path}")
   return 0
 

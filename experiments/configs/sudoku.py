@@ -3,6 +3,7 @@ augmentations, the reference's settings) and `cpu` (easy Sudoku on a small model
 
   python -m experiments.sudoku --config=experiments/configs/sudoku.py:cpu
 """
+
 from experiments.configs import common
 
 
@@ -12,14 +13,19 @@ def get_config(variant: str | None = None):
   c.task = "sudoku"
   c.variant = common.parse_variant(variant, ("paper", "cpu"))
   c.data.path = "data/sudoku-hard-1k-aug-1000"
-  c.data.build.train_size = 1000     # training puzzles
-  c.data.build.test_size = 1000      # held-out puzzles
-  c.data.build.num_aug = 1000        # symmetry augmentations per training puzzle
-  c.data.build.difficulty = "hard"   # generator preset: "easy", "medium", "hard" or "extreme"
-  c.data.build.seed = 0              # generator seed
+  c.data.build.train_size = 1000  # training puzzles
+  c.data.build.test_size = 1000  # held-out puzzles
+  c.data.build.num_aug = 1000  # symmetry augmentations per training puzzle
+  c.data.build.difficulty = "hard"  # generator preset: "easy", "medium", "hard" or "extreme"
+  c.data.build.seed = 0  # generator seed
   if c.variant == "cpu":
-    common.cpu_demo(c, "sudoku")
+    common.cpu_demo(c)
+    c.data.path = "data/sudoku-easy-demo"
+    c.data.build.train_size = 2000
+    c.data.build.test_size = 512
+    c.data.build.num_aug = 10
+    c.data.build.difficulty = "easy"
   else:  # as the authors, keep every evaluation's checkpoint: 10 x 0.5 GB
     c.train.keep_eval_checkpoints = True
-  c.lock()                           # unknown keys are errors from here on
+  c.lock()  # unknown keys are errors from here on
   return c

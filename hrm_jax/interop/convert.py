@@ -19,6 +19,7 @@ torch is an optional dependency, imported only by these two commands. Tensors
 are converted one at a time and shared with numpy where possible (torch.load
 with mmap), so the puzzle-embedding table is never held twice in float32.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -28,26 +29,36 @@ from typing import Any
 
 import numpy as np
 
-from hrm_jax import errors
-from hrm_jax.interop import torch_names
+from hrm_jax import tasks
 from hrm_jax.config import ConfigError, HRMConfig
 from hrm_jax.errors import UserError
+from hrm_jax.interop import torch_names
 from hrm_jax.training.model_dir import load_model, save_model
 
-TORCH_HINT = ("this command needs PyTorch, which hrm_jax does not install by default: "
-              "pip install 'hrm_jax[torch]'  (or: pip install torch==2.13.0; the CPU build "
-              "is enough)")
-# task -> (seq_len, vocab_size) of the authors' datasets
-TASKS = {"sudoku": (81, 11), "maze": (900, 6), "arc": (900, 12)}
+TORCH_HINT = (
+  "this command needs PyTorch, which hrm_jax does not install by default: "
+  "pip install 'hrm_jax[torch]'  (or: pip install torch==2.13.0; the CPU build "
+  "is enough)"
+)
 REFERENCE_ARCH = "hrm.hrm_act_v1@HierarchicalReasoningModel_ACTV1"
 TORCH_PREFIX = "_orig_mod.model."
 # reference arch key -> HRMConfig field
-_ARCH_FIELDS = {"H_cycles": "h_cycles", "L_cycles": "l_cycles", "H_layers": "h_layers",
-                "L_layers": "l_layers", "hidden_size": "hidden_size", "num_heads": "num_heads",
-                "expansion": "expansion", "puzzle_emb_ndim": "puzzle_emb_ndim",
-                "pos_encodings": "pos_encodings", "rope_theta": "rope_theta",
-                "rms_norm_eps": "rms_norm_eps", "halt_max_steps": "halt_max_steps",
-                "halt_exploration_prob": "halt_exploration_prob", "forward_dtype": "compute_dtype"}
+_ARCH_FIELDS = {
+  "H_cycles": "h_cycles",
+  "L_cycles": "l_cycles",
+  "H_layers": "h_layers",
+  "L_layers": "l_layers",
+  "hidden_size": "hidden_size",
+  "num_heads": "num_heads",
+  "expansion": "expansion",
+  "puzzle_emb_ndim": "puzzle_emb_ndim",
+  "pos_encodings": "pos_encodings",
+  "rope_theta": "rope_theta",
+  "rms_norm_eps": "rms_norm_eps",
+  "halt_max_steps": "halt_max_steps",
+  "halt_exploration_prob": "halt_exploration_prob",
+  "forward_dtype": "compute_dtype",
+}
 _LOSS_TYPES = {"stablemax_cross_entropy": "stablemax", "softmax_cross_entropy": "softmax"}
 
 
@@ -65,12 +76,14 @@ def _import_torch():
 
 # ----------------------------------------------------------------------------- reading
 
+
 def _to_numpy(tensor) -> np.ndarray:
   """torch tensor -> numpy array sharing its memory (bfloat16 via ml_dtypes)."""
   torch = _import_torch()
   tensor = tensor.detach()
   if tensor.dtype == torch.bfloat16:
     import ml_dtypes
+
     return tensor.view(torch.int16).numpy().view(ml_dtypes.bfloat16)
   return tensor.numpy()
 
@@ -88,8 +101,10 @@ def load_state_dict(path: str | os.PathLike) -> dict[str, np.ndarray]:
       sd = torch.load(path, map_location="cpu", weights_only=True)
   except Exception as e:  # noqa: BLE001 - torch raises many types for a bad file
     said = [ln.strip() for ln in str(e).splitlines() if ln.strip()]  # torch's last line: the cause
-    raise ConvertError(f"{path}: not a readable PyTorch checkpoint ({type(e).__name__}"
-                       f"{': ' + said[-1][:200] if said else ''})") from e
+    raise ConvertError(
+      f"{path}: not a readable PyTorch checkpoint ({type(e).__name__}"
+      f"{': ' + said[-1][:200] if said else ''})"
+    ) from e
   if isinstance(sd, dict) and "model" in sd and isinstance(sd["model"], dict):
     sd = sd["model"]
   if not isinstance(sd, dict) or not all(hasattr(v, "shape") for v in sd.values()):
@@ -103,12 +118,15 @@ def load_state_dict(path: str | os.PathLike) -> dict[str, np.ndarray]:
 def read_yaml(path: str | os.PathLike) -> dict[str, Any]:
   """Read an all_config.yaml as a dict."""
   import yaml
+
   try:
     with open(path) as f:
       doc = yaml.safe_load(f)
   except (OSError, UnicodeDecodeError, yaml.YAMLError) as e:
-    raise ConvertError(f"{path}: not a readable YAML file ({type(e).__name__}: "
-                       f"{str(e).splitlines()[0] if str(e) else ''})") from e
+    raise ConvertError(
+      f"{path}: not a readable YAML file ({type(e).__name__}: "
+      f"{str(e).splitlines()[0] if str(e) else ''})"
+    ) from e
   if not isinstance(doc, dict) or not isinstance(doc.get("arch"), dict):
     raise ConvertError(f"{path}: expected the reference's all_config.yaml with an 'arch:' section")
   return doc
@@ -116,26 +134,33 @@ def read_yaml(path: str | os.PathLike) -> dict[str, Any]:
 
 # ----------------------------------------------------------------------------- config
 
+
 def _task_from_name(name: str | None) -> str | None:
   if not name:
     return None
   base = Path(str(name)).name.lower()
-  hits = [t for t in TASKS if t in base]
+  hits = [t for t in tasks.names() if t in base]
   return hits[0] if len(hits) == 1 else None
 
 
 def _dataset_meta(directory: Path):
   from hrm_jax.data.format import read_metadata
+
   for split in ("train", "test"):
     if (directory / split / "dataset.json").is_file():
       return read_metadata(directory, split)
   return None
 
 
-def config_from_reference(all_config: dict[str, Any], state_dict: dict[str, np.ndarray], *,
-                          seq_len: int | None = None, task: str | None = None,
-                          data_dir: str | os.PathLike | None = None,
-                          search_dirs: tuple[Path, ...] = ()) -> tuple[HRMConfig, dict]:
+def config_from_reference(
+  all_config: dict[str, Any],
+  state_dict: dict[str, np.ndarray],
+  *,
+  seq_len: int | None = None,
+  task: str | None = None,
+  data_dir: str | os.PathLike | None = None,
+  search_dirs: tuple[Path, ...] = (),
+) -> tuple[HRMConfig, dict]:
   """HRMConfig (+ meta) for a reference checkpoint from its all_config.yaml and tensor shapes.
 
   vocab_size comes from embed_tokens, num_puzzle_identifiers from the puzzle table,
@@ -145,8 +170,7 @@ def config_from_reference(all_config: dict[str, Any], state_dict: dict[str, np.n
   arch = dict(all_config["arch"])
   name = arch.pop("name", REFERENCE_ARCH)
   if not str(name).endswith("HierarchicalReasoningModel_ACTV1"):
-    raise ConvertError(f"arch.name is {name!r}; only {REFERENCE_ARCH} checkpoints can be "
-                       "converted")
+    raise ConvertError(f"arch.name is {name!r}; only {REFERENCE_ARCH} checkpoints can be converted")
   loss = arch.pop("loss", {}) or {}
   fields: dict[str, Any] = {}
   for key, field in _ARCH_FIELDS.items():
@@ -165,8 +189,9 @@ def config_from_reference(all_config: dict[str, Any], state_dict: dict[str, np.n
   sd = {torch_names.strip_prefix(k): v for k, v in state_dict.items()}
   embed = sd.get("inner.embed_tokens.embedding_weight")
   if embed is None or embed.ndim != 2:
-    raise ConvertError("state_dict has no 2-D inner.embed_tokens.embedding_weight: cannot tell "
-                       "the vocabulary size")
+    raise ConvertError(
+      "state_dict has no 2-D inner.embed_tokens.embedding_weight: cannot tell the vocabulary size"
+    )
   fields["vocab_size"] = int(embed.shape[0])
   table = sd.get("inner.puzzle_emb.weights")
   fields["num_puzzle_identifiers"] = int(table.shape[0]) if table is not None else 1
@@ -191,34 +216,44 @@ def config_from_reference(all_config: dict[str, Any], state_dict: dict[str, np.n
     raise ConvertError(f"--data {data_dir}: no train/ or test/ dataset.json there")
   if ds_meta is not None:
     task = task or _task_from_name(str(ds_dir))
-    for key, have in (("vocab_size", fields["vocab_size"]),
-                      ("num_puzzle_identifiers", fields["num_puzzle_identifiers"])):
+    for key, have in (
+      ("vocab_size", fields["vocab_size"]),
+      ("num_puzzle_identifiers", fields["num_puzzle_identifiers"]),
+    ):
       if getattr(ds_meta, key) != have:
-        raise ConvertError(f"dataset {ds_dir} has {key}={getattr(ds_meta, key)}, the checkpoint "
-                           f"has {have}: not the dataset this model was trained on")
+        raise ConvertError(
+          f"dataset {ds_dir} has {key}={getattr(ds_meta, key)}, the checkpoint "
+          f"has {have}: not the dataset this model was trained on"
+        )
   if seq_len is not None:
     source = "--seq-len"
   elif ds_meta is not None:
     seq_len, source = ds_meta.seq_len, f"{ds_dir}/dataset.json"
   elif task is not None:
-    if task not in TASKS:
-      raise ConvertError(f"unknown task {task!r}; known: {sorted(TASKS)}")
-    seq_len, source = TASKS[task][0], f"task {task}"
+    seq_len, source = tasks.get(task).seq_len, f"task {task}"
+    if seq_len is None:  # e.g. parity: strings of any length, no paper dataset to go by
+      raise ConvertError(
+        f"the {task} task has no fixed sequence length: pass --seq-len N or --data DATASET_DIR"
+      )
   else:
     raise ConvertError(
-        "cannot tell the sequence length: the checkpoint does not store it, data_path "
-        f"{all_config.get('data_path')!r} is neither a dataset directory here nor names a known "
-        "task. Pass --seq-len N, --task sudoku|maze|arc, or --data DATASET_DIR")
-  if task is not None and task in TASKS and TASKS[task][1] != fields["vocab_size"]:
-    raise ConvertError(f"task {task} has vocab_size {TASKS[task][1]}, the checkpoint's "
-                       f"embed_tokens has {fields['vocab_size']} rows")
+      "cannot tell the sequence length: the checkpoint does not store it, data_path "
+      f"{all_config.get('data_path')!r} is neither a dataset directory here nor names a known "
+      "task. Pass --seq-len N, --task sudoku|maze|arc, or --data DATASET_DIR"
+    )
+  if task is not None and tasks.get(task).vocab_size != fields["vocab_size"]:
+    raise ConvertError(
+      f"task {task} has vocab_size {tasks.get(task).vocab_size}, the checkpoint's "
+      f"embed_tokens has {fields['vocab_size']} rows"
+    )
   fields["seq_len"] = int(seq_len)
   try:
     config = HRMConfig(**fields)
   except (ConfigError, TypeError) as e:
     raise ConvertError(f"the checkpoint's configuration is not usable: {e}") from e
-  meta.update(task=task, seq_len_source=source, vocab_size=config.vocab_size,
-              seq_len=config.seq_len)
+  meta.update(
+    task=task, seq_len_source=source, vocab_size=config.vocab_size, seq_len=config.seq_len
+  )
   if ds_dir is not None:  # where hrm_jax.training.evaluate finds the data by default
     meta["data_path"] = str(ds_dir.absolute())
   return config, meta
@@ -227,13 +262,26 @@ def config_from_reference(all_config: dict[str, Any], state_dict: dict[str, np.n
 def reference_yaml(config: HRMConfig, meta: dict[str, Any], data_path: str | None = None) -> dict:
   """An all_config.yaml dict for `config`, on top of the one imported with it if any."""
   doc = dict(meta.get("reference_config") or {})
-  defaults = {"data_path": data_path or meta.get("data_path") or
-              f"data/{meta.get('task') or 'dataset'}", "global_batch_size": 768, "epochs": 20000,
-              "eval_interval": 2000, "lr": 1e-4, "lr_min_ratio": 1.0, "lr_warmup_steps": 2000,
-              "weight_decay": 1.0, "beta1": 0.9, "beta2": 0.95, "puzzle_emb_lr": 1e-4,
-              "puzzle_emb_weight_decay": 1.0, "seed": 0, "checkpoint_every_eval": False,
-              "eval_save_outputs": [], "project_name": None, "run_name": None,
-              "checkpoint_path": None}
+  defaults = {
+    "data_path": data_path or meta.get("data_path") or f"data/{meta.get('task') or 'dataset'}",
+    "global_batch_size": 768,
+    "epochs": 20000,
+    "eval_interval": 2000,
+    "lr": 1e-4,
+    "lr_min_ratio": 1.0,
+    "lr_warmup_steps": 2000,
+    "weight_decay": 1.0,
+    "beta1": 0.9,
+    "beta2": 0.95,
+    "puzzle_emb_lr": 1e-4,
+    "puzzle_emb_weight_decay": 1.0,
+    "seed": 0,
+    "checkpoint_every_eval": False,
+    "eval_save_outputs": [],
+    "project_name": None,
+    "run_name": None,
+    "checkpoint_path": None,
+  }
   for k, v in defaults.items():
     doc.setdefault(k, v)
   if data_path:
@@ -252,30 +300,50 @@ def reference_yaml(config: HRMConfig, meta: dict[str, Any], data_path: str | Non
 
 # ----------------------------------------------------------------------------- the two directions
 
-def import_checkpoint(checkpoint: str | os.PathLike, out_dir: str | os.PathLike, *,
-                      config_yaml: str | os.PathLike | None = None, seq_len: int | None = None,
-                      task: str | None = None, data_dir: str | os.PathLike | None = None,
-                      force: bool = False) -> tuple[Path, HRMConfig, dict]:
+
+def import_checkpoint(
+  checkpoint: str | os.PathLike,
+  out_dir: str | os.PathLike,
+  *,
+  config_yaml: str | os.PathLike | None = None,
+  seq_len: int | None = None,
+  task: str | None = None,
+  data_dir: str | os.PathLike | None = None,
+  force: bool = False,
+) -> tuple[Path, HRMConfig, dict]:
   """Reference checkpoint file -> hrm_jax model directory. Returns (path, config, meta)."""
   import jax
+
   from hrm_jax import model
+
   checkpoint = Path(checkpoint)
   if not checkpoint.is_file():
-    raise ConvertError(f"{checkpoint}: no such checkpoint file" +
-                       (" (a directory: name the checkpoint file inside it, e.g. step_N)"
-                        if checkpoint.is_dir() else ""))
+    raise ConvertError(
+      f"{checkpoint}: no such checkpoint file"
+      + (
+        " (a directory: name the checkpoint file inside it, e.g. step_N)"
+        if checkpoint.is_dir()
+        else ""
+      )
+    )
   yaml_path = Path(config_yaml) if config_yaml else checkpoint.parent / "all_config.yaml"
   if not yaml_path.is_file():
-    raise ConvertError(f"{yaml_path}: not found. The reference saves all_config.yaml beside its "
-                       "checkpoints; pass --config-yaml PATH to name it")
+    raise ConvertError(
+      f"{yaml_path}: not found. The reference saves all_config.yaml beside its "
+      "checkpoints; pass --config-yaml PATH to name it"
+    )
   all_config = read_yaml(yaml_path)
   if Path(out_dir).exists() and not force:
     raise ConvertError(f"{out_dir} already exists; pass --force to overwrite it")
   sd = load_state_dict(checkpoint)
-  config, meta = config_from_reference(all_config, sd, seq_len=seq_len, task=task,
-                                       data_dir=data_dir,
-                                       search_dirs=(Path.cwd(), checkpoint.parent,
-                                                    *checkpoint.parent.parents))
+  config, meta = config_from_reference(
+    all_config,
+    sd,
+    seq_len=seq_len,
+    task=task,
+    data_dir=data_dir,
+    search_dirs=(Path.cwd(), checkpoint.parent, *checkpoint.parent.parents),
+  )
   expected = jax.eval_shape(lambda k: model.init(k, config), jax.random.key(0))
   try:
     params = torch_names.params_from_state_dict(sd, config, expected)
@@ -287,9 +355,14 @@ def import_checkpoint(checkpoint: str | os.PathLike, out_dir: str | os.PathLike,
   return path, config, meta
 
 
-def export_checkpoint(model_dir: str | os.PathLike, out_file: str | os.PathLike, *,
-                      bare_keys: bool = False, data_path: str | None = None,
-                      force: bool = False) -> tuple[Path, Path]:
+def export_checkpoint(
+  model_dir: str | os.PathLike,
+  out_file: str | os.PathLike,
+  *,
+  bare_keys: bool = False,
+  data_path: str | None = None,
+  force: bool = False,
+) -> tuple[Path, Path]:
   """hrm_jax model directory -> reference state_dict file + all_config.yaml beside it.
 
   Neither an existing `out_file` nor an existing all_config.yaml beside it is
@@ -297,15 +370,19 @@ def export_checkpoint(model_dir: str | os.PathLike, out_file: str | os.PathLike,
   """
   torch = _import_torch()
   import yaml
+
   out_file = Path(out_file)
   yaml_file = out_file.parent / "all_config.yaml"
   if out_file.is_dir():
-    raise ConvertError(f"{out_file} is a directory; name the state_dict file to write, "
-                       f"e.g. {out_file / 'step_0'}")
+    raise ConvertError(
+      f"{out_file} is a directory; name the state_dict file to write, e.g. {out_file / 'step_0'}"
+    )
   existing = [str(p) for p in (out_file, yaml_file) if p.exists()]
   if existing and not force:
-    raise ConvertError(f"{' and '.join(existing)} already exist{'s' if len(existing) == 1 else ''}"
-                       "; pass --force to overwrite, or write to another folder")
+    raise ConvertError(
+      f"{' and '.join(existing)} already exist{'s' if len(existing) == 1 else ''}"
+      "; pass --force to overwrite, or write to another folder"
+    )
   params, config, meta = load_model(model_dir, as_numpy=True)
   sd = torch_names.state_dict_from_params(params, config, "" if bare_keys else TORCH_PREFIX)
   del params

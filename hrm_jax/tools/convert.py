@@ -19,31 +19,41 @@ torch is an optional dependency, imported only by these two commands. Tensors
 are converted one at a time and shared with numpy where possible (torch.load
 with mmap), so the puzzle-embedding table is never held twice in float32.
 """
+
 from __future__ import annotations
 
 import argparse
 import sys
 
-from hrm_jax import errors
-from hrm_jax.interop.convert import TASKS, TORCH_PREFIX, export_checkpoint, import_checkpoint
+from hrm_jax import errors, tasks
+from hrm_jax.interop.convert import TORCH_PREFIX, export_checkpoint, import_checkpoint
 
 
 def _parser() -> argparse.ArgumentParser:
-  p = argparse.ArgumentParser(prog="python -m hrm_jax.tools.convert",
-                              description=__doc__.split("\n\n")[0],
-                              formatter_class=argparse.RawDescriptionHelpFormatter)
+  p = argparse.ArgumentParser(
+    prog="python -m hrm_jax.tools.convert",
+    description=__doc__.split("\n\n")[0],
+    formatter_class=argparse.RawDescriptionHelpFormatter,
+  )
   p.add_argument("source", help="reference checkpoint file (or, with --to-torch, a model dir)")
   p.add_argument("dest", help="output model directory (or, with --to-torch, the state_dict file)")
   p.add_argument("--to-torch", action="store_true", help="export an hrm_jax model to PyTorch")
-  p.add_argument("--bare-keys", action="store_true",
-                 help="with --to-torch: keys 'inner.*' instead of '_orig_mod.model.inner.*'")
+  p.add_argument(
+    "--bare-keys",
+    action="store_true",
+    help="with --to-torch: keys 'inner.*' instead of '_orig_mod.model.inner.*'",
+  )
   p.add_argument("--config-yaml", help="the reference all_config.yaml (default: beside the file)")
   p.add_argument("--seq-len", type=int, help="task sequence length (81 Sudoku, 900 Maze/ARC)")
-  p.add_argument("--task", choices=sorted(TASKS), help="task the model was trained on")
+  p.add_argument("--task", choices=tasks.names(), help="task the model was trained on")
   p.add_argument("--data", help="dataset directory (reads seq_len from its dataset.json)")
   p.add_argument("--data-path", help="with --to-torch: data_path to write in all_config.yaml")
-  p.add_argument("--force", action="store_true", help="overwrite an existing output (with "
-                 "--to-torch: the file and the all_config.yaml beside it)")
+  p.add_argument(
+    "--force",
+    action="store_true",
+    help="overwrite an existing output (with "
+    "--to-torch: the file and the all_config.yaml beside it)",
+  )
   return p
 
 
@@ -51,20 +61,30 @@ def main(argv: list[str] | None = None) -> int:
   """CLI entry point; returns 0. Bad input raises a UserError (one line via `errors.guard`)."""
   args = _parser().parse_args(argv)
   if args.to_torch:
-    out, yml = export_checkpoint(args.source, args.dest, bare_keys=args.bare_keys,
-                                 data_path=args.data_path, force=args.force)
-    print(f"wrote {out} ({'inner.*' if args.bare_keys else TORCH_PREFIX + 'inner.*'} keys) "
-          f"and {yml}")
+    out, yml = export_checkpoint(
+      args.source, args.dest, bare_keys=args.bare_keys, data_path=args.data_path, force=args.force
+    )
+    print(
+      f"wrote {out} ({'inner.*' if args.bare_keys else TORCH_PREFIX + 'inner.*'} keys) and {yml}"
+    )
     return 0
-  path, config, meta = import_checkpoint(args.source, args.dest, config_yaml=args.config_yaml,
-                                         seq_len=args.seq_len, task=args.task,
-                                         data_dir=args.data, force=args.force)
+  path, config, meta = import_checkpoint(
+    args.source,
+    args.dest,
+    config_yaml=args.config_yaml,
+    seq_len=args.seq_len,
+    task=args.task,
+    data_dir=args.data,
+    force=args.force,
+  )
   print(f"wrote {path}")
-  print(f"  task={meta['task']} seq_len={config.seq_len} (from {meta['seq_len_source']}) "
-        f"vocab={config.vocab_size} puzzle_ids={config.num_puzzle_identifiers} "
-        f"D={config.hidden_size} H/L layers={config.h_layers}/{config.l_layers} "
-        f"cycles={config.h_cycles}x{config.l_cycles} halt_max_steps={config.halt_max_steps} "
-        f"compute={config.compute_dtype}")
+  print(
+    f"  task={meta['task']} seq_len={config.seq_len} (from {meta['seq_len_source']}) "
+    f"vocab={config.vocab_size} puzzle_ids={config.num_puzzle_identifiers} "
+    f"D={config.hidden_size} H/L layers={config.h_layers}/{config.l_layers} "
+    f"cycles={config.h_cycles}x{config.l_cycles} halt_max_steps={config.halt_max_steps} "
+    f"compute={config.compute_dtype}"
+  )
   if meta.get("ignored_arch_keys"):
     print(f"  note: arch keys not used by hrm_jax: {meta['ignored_arch_keys']}")
   return 0

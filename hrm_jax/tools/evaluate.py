@@ -1,7 +1,8 @@
-"""`python -m hrm_jax.tools.evaluate --checkpoint DIR`: evaluate a saved run or model on its test split.
+"""`python -m hrm_jax.tools.evaluate --checkpoint DIR`: evaluate a run or model on its test split.
 
 Prints the metrics of `hrm_jax.training.evaluate` as JSON (see its docstring).
 """
+
 from __future__ import annotations
 
 import json
@@ -10,33 +11,58 @@ from pathlib import Path
 
 import jax
 
-from hrm_jax import act, errors
+from hrm_jax import act, errors, tasks
 from hrm_jax.training import parallel
-from hrm_jax.training.evaluate import (DEFAULT_PASS_KS, EvaluateError, check_dataset, evaluate,
-                                       pass_ks_of)
+from hrm_jax.training.evaluate import (
+  DEFAULT_PASS_KS,
+  EvaluateError,
+  check_dataset,
+  evaluate,
+  pass_ks_of,
+)
 from hrm_jax.training.model_dir import load_for_eval
 
 
 def main(argv: list[str] | None = None) -> int:
   """`python -m hrm_jax.tools.evaluate --checkpoint DIR [--data DIR] [--task T] ...`."""
   from hrm_jax.data._cli import parser
+
   p = parser("Evaluate a saved hrm_jax run or converted model on its test split.")
-  p.add_argument("--checkpoint", required=True,
-                 help="run dir, its checkpoints/ dir, one step dir, or a model dir (export)")
+  p.add_argument(
+    "--checkpoint",
+    required=True,
+    help="run dir, its checkpoints/ dir, one step dir, or a model dir (export)",
+  )
   p.add_argument("--data", default="", help="dataset dir (omitted: the one the run used)")
-  p.add_argument("--task", default="", help="maze|sudoku|arc|parity (omitted: the checkpoint's)")
+  p.add_argument(
+    "--task", default="", help=f"{'|'.join(tasks.names())} (omitted: the checkpoint's)"
+  )
   p.add_argument("--segments", type=int, default=0, help="ACT segments (0: halt_max_steps)")
-  p.add_argument("--halt-rule", default=act.DEFAULT_HALT_RULE,
-                 choices=("q_halt", "q_halt_gt_continue"), help="halting rule of the halt/ metrics")
-  p.add_argument("--batch-size", type=int, default=256,
-                 help="examples per batch (a multiple of the device count)")
+  p.add_argument(
+    "--halt-rule",
+    default=act.DEFAULT_HALT_RULE,
+    choices=("q_halt", "q_halt_gt_continue"),
+    help="halting rule of the halt/ metrics",
+  )
+  p.add_argument(
+    "--batch-size",
+    type=int,
+    default=256,
+    help="examples per batch (a multiple of the device count)",
+  )
   p.add_argument("--max-examples", type=int, default=0, help="first N test examples (0: all)")
-  p.add_argument("--pass-ks", default=",".join(map(str, DEFAULT_PASS_KS)),
-                 help="ARC: the K of pass@K, comma-separated")
+  p.add_argument(
+    "--pass-ks",
+    default=",".join(map(str, DEFAULT_PASS_KS)),
+    help="ARC: the K of pass@K, comma-separated",
+  )
   p.add_argument("--no-ema", action="store_true", help="evaluate the raw, not the EMA, parameters")
   p.add_argument("--out", default="", help="also write the metrics as JSON to this file")
-  p.add_argument("--out-dir", default="",
-                 help="write metrics.json (and, for ARC, submission.json) into this folder")
+  p.add_argument(
+    "--out-dir",
+    default="",
+    help="write metrics.json (and, for ARC, submission.json) into this folder",
+  )
   p.add_argument("--no-progress", action="store_true", help="no progress bar")
   p.add_argument("--verbose", action="store_true", help="tracebacks on errors")
   a = p.parse_args(argv)
@@ -46,17 +72,20 @@ def main(argv: list[str] | None = None) -> int:
     raise EvaluateError(f"--pass-ks {a.pass_ks!r}: expected positive integers like 1,2,10") from e
   if a.segments < 0 or a.batch_size < 1 or a.max_examples < 0:
     raise EvaluateError("--segments and --max-examples must be >= 0 and --batch-size >= 1")
-  from hrm_jax.training.experiment import TASKS
   parallel.maybe_initialize_distributed()
   params, config, meta = load_for_eval(a.checkpoint, use_ema=not a.no_ema)
   task = a.task or meta.get("task", "")
-  if task not in TASKS:
-    raise EvaluateError(f"the checkpoint does not name its task ({task!r})" if not a.task else
-                        f"--task {task!r} is not one of {sorted(TASKS)}",
-                        hint=f"pass --task, one of {sorted(TASKS)}")
+  if not task:
+    raise EvaluateError(
+      "the checkpoint does not name its task ('')",
+      hint=f"pass --task, one of {', '.join(tasks.names())}",
+    )
+  tasks.get(task, "--task" if a.task else "checkpoint task")
   if a.task and meta.get("task") not in (None, "", a.task):
-    raise EvaluateError(f"--task {a.task} but the checkpoint is a {meta['task']} model",
-                        hint="leave out --task to evaluate it as the task it was trained on")
+    raise EvaluateError(
+      f"--task {a.task} but the checkpoint is a {meta['task']} model",
+      hint="leave out --task to evaluate it as the task it was trained on",
+    )
   data = Path(a.data or meta.get("data_path", ""))
   if not (a.data or meta.get("data_path")):
     raise EvaluateError("the checkpoint does not name its dataset", hint="pass --data DIR")
@@ -67,11 +96,21 @@ def main(argv: list[str] | None = None) -> int:
   segments = a.segments or config.halt_max_steps
   out_dir = Path(a.out_dir) if a.out_dir else None
   lead = jax.process_index() == 0
-  submission = out_dir / "submission.json" if out_dir and task == "arc" and lead else None
-  metrics, _ = evaluate(params, config, task, data, mesh, num_segments=segments,
-                        halt_rule=a.halt_rule, global_batch_size=a.batch_size,
-                        max_examples=a.max_examples, pass_ks=pass_ks,
-                        progress=lead and not a.no_progress, submission_path=submission)
+  submission = out_dir / "submission.json" if out_dir and lead else None  # (tasks that write one)
+  metrics, _ = evaluate(
+    params,
+    config,
+    task,
+    data,
+    mesh,
+    num_segments=segments,
+    halt_rule=a.halt_rule,
+    global_batch_size=a.batch_size,
+    max_examples=a.max_examples,
+    pass_ks=pass_ks,
+    progress=lead and not a.no_progress,
+    submission_path=submission,
+  )
   report = {"checkpoint": meta["step_dir"], "task": task, "data": str(data), **metrics}
   if lead:
     print(json.dumps(report, indent=1))

@@ -5,6 +5,7 @@ value fails fast with a message naming the field. Also the rules of a run
 directory: its default name, and which config changes a resume may make
 (`SAFE_FIELDS`); the config saved in the run directory is the truth.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -14,11 +15,11 @@ from pathlib import Path
 
 from ml_collections import ConfigDict
 
+from hrm_jax import tasks
 from hrm_jax.config import ConfigError, HRMConfig
 from hrm_jax.data.format import DatasetFormatError, DatasetMetadata, read_metadata
 from hrm_jax.train_step import OptimConfig
 
-TASKS = ("maze", "sudoku", "arc", "parity")
 HALT_RULES = ("q_halt", "q_halt_gt_continue")
 
 # Fields a resumed run may change: they decide when to evaluate, log or save, and how
@@ -26,32 +27,46 @@ HALT_RULES = ("q_halt", "q_halt_gt_continue")
 # trained. Changing anything else (model, data, optimizer, seed, the segments or halting
 # rule at evaluation) is a new run.
 SAFE_FIELDS = frozenset(
-    ["run_dir"]
-    + [f"train.{k}" for k in ("eval_interval", "eval_every", "log_every", "checkpoint_every",
-                              "keep_checkpoints", "keep_eval_checkpoints", "best_metric",
-                              "time_limit_s", "progress", "wandb", "tensorboard")]
-    + [f"eval.{k}" for k in ("global_batch_size", "max_examples", "final_max_examples",
-                             "num_render", "pass_ks")])
+  ["run_dir"]
+  + [
+    f"train.{k}"
+    for k in (
+      "eval_interval",
+      "eval_every",
+      "log_every",
+      "checkpoint_every",
+      "keep_checkpoints",
+      "keep_eval_checkpoints",
+      "best_metric",
+      "time_limit_s",
+      "progress",
+      "wandb",
+      "tensorboard",
+    )
+  ]
+  + [
+    f"eval.{k}"
+    for k in ("global_batch_size", "max_examples", "final_max_examples", "num_render", "pass_ks")
+  ]
+)
 # The run's length: safe to change on resume only while the learning rate does not depend on
 # it (optim.lr_min_ratio = 1: constant after warm-up, the reference default); with a cosine
 # decay the updates already made followed the old schedule.
 LENGTH_FIELDS = frozenset(["train.steps", "train.epochs"])
-# Builders recorded in a dataset's build_args.json -> the task whose data they write.
-BUILDER_TASKS = {"maze": "maze", "perfect_maze": "maze", "sudoku": "sudoku", "arc": "arc",
-                 "parity": "parity"}
 
 
 @dataclasses.dataclass(frozen=True)
 class Settings:
   """What a run needs, derived from the ConfigDict and the dataset's metadata."""
+
   model: HRMConfig
   optim: OptimConfig
   data_path: Path
   run_dir: Path
-  total_steps: int            # updates the run makes
-  schedule_steps: int         # length of the learning-rate schedule (the authors' total_steps)
-  eval_at: tuple[int, ...]    # the updates after which the test split is evaluated (last: the end)
-  eval_steps: int             # ACT segments at evaluation
+  total_steps: int  # updates the run makes
+  schedule_steps: int  # length of the learning-rate schedule (the authors' total_steps)
+  eval_at: tuple[int, ...]  # the updates after which the test split is evaluated (last: the end)
+  eval_steps: int  # ACT segments at evaluation
   train_meta: DatasetMetadata
 
 
@@ -61,8 +76,7 @@ def _fail(field: str, value, want: str):
 
 def check(cfg: ConfigDict) -> None:
   """Validate the values that do not depend on the dataset; raises ConfigError."""
-  if cfg.task not in TASKS:
-    _fail("task", cfg.task, f"must be one of {TASKS}")
+  tasks.get(cfg.task, "config.task")  # an unknown task: a ConfigError naming the known ones
   model_fields = {f.name for f in dataclasses.fields(HRMConfig)}
   unknown = sorted(set(cfg.model.keys()) - model_fields)
   if unknown:
@@ -72,8 +86,14 @@ def check(cfg: ConfigDict) -> None:
   unknown = sorted(set(cfg.optim.keys()) - optim_fields)
   if unknown:
     raise ConfigError(f"config.optim has unknown field(s) {unknown}")
-  for name in ("lr", "puzzle_emb_lr", "weight_decay", "puzzle_emb_weight_decay", "lr_min_ratio",
-               "lr_warmup_steps"):
+  for name in (
+    "lr",
+    "puzzle_emb_lr",
+    "weight_decay",
+    "puzzle_emb_weight_decay",
+    "lr_min_ratio",
+    "lr_warmup_steps",
+  ):
     if cfg.optim[name] < 0:
       _fail(f"optim.{name}", cfg.optim[name], "must be >= 0")
   for name in ("beta1", "beta2"):
@@ -93,25 +113,37 @@ def check(cfg: ConfigDict) -> None:
   e = cfg.eval
   if e.global_batch_size < 1:
     _fail("eval.global_batch_size", e.global_batch_size, "must be a positive integer")
-  if (e.halt_max_steps < 0 or e.max_examples < 0 or e.final_max_examples < 0
-      or e.num_render < 0):
-    raise ConfigError("config.eval: halt_max_steps, max_examples, final_max_examples and "
-                      "num_render must be >= 0")
-  if (isinstance(e.pass_ks, (str, bytes)) or not hasattr(e.pass_ks, "__iter__") or not e.pass_ks
-      or not all(isinstance(k, int) and k >= 1 for k in e.pass_ks)):
+  if e.halt_max_steps < 0 or e.max_examples < 0 or e.final_max_examples < 0 or e.num_render < 0:
+    raise ConfigError(
+      "config.eval: halt_max_steps, max_examples, final_max_examples and num_render must be >= 0"
+    )
+  if (
+    isinstance(e.pass_ks, (str, bytes))
+    or not hasattr(e.pass_ks, "__iter__")
+    or not e.pass_ks
+    or not all(isinstance(k, int) and k >= 1 for k in e.pass_ks)
+  ):
     _fail("eval.pass_ks", e.pass_ks, "must be a tuple of positive integers, e.g. (1, 2, 10)")
   if e.halt_rule not in HALT_RULES:
     _fail("eval.halt_rule", e.halt_rule, f"must be one of {HALT_RULES}")
   if not cfg.data.path:
     _fail("data.path", cfg.data.path, "must name the dataset directory")
   if not (t.steps or t.eval_every) and t.eval_interval and t.epochs % t.eval_interval:
-    _fail("train.epochs", t.epochs, f"must be a multiple of train.eval_interval "
-          f"({t.eval_interval}), as in the authors' pretrain.py")
+    _fail(
+      "train.epochs",
+      t.epochs,
+      f"must be a multiple of train.eval_interval "
+      f"({t.eval_interval}), as in the authors' pretrain.py",
+    )
   from hrm_jax.training.evaluate import metric_names  # evaluate imports this module
+
   names = metric_names(cfg.task, cfg.eval.pass_ks)
   if t.best_metric not in names:
-    _fail("train.best_metric", t.best_metric, f"must be an evaluation metric of {cfg.task}: "
-          + ", ".join(names))
+    _fail(
+      "train.best_metric",
+      t.best_metric,
+      f"must be an evaluation metric of {cfg.task}: " + ", ".join(names),
+    )
 
 
 def ensure_dataset(cfg: ConfigDict, progress: bool = True) -> Path:
@@ -126,9 +158,9 @@ def ensure_dataset(cfg: ConfigDict, progress: bool = True) -> Path:
   built = (path / "train" / "dataset.json").is_file()
   if built and not (path / "build_args.json").is_file():
     return path
-  from hrm_jax import tasks
   from hrm_jax.data.format import OutputFolderError, read_split
-  if built:                 # a damaged dataset is reported, not silently rebuilt
+
+  if built:  # a damaged dataset is reported, not silently rebuilt
     try:
       for split in ("train", "test"):
         read_split(path, split)
@@ -137,11 +169,15 @@ def ensure_dataset(cfg: ConfigDict, progress: bool = True) -> Path:
   else:
     print(f"dataset {path} not found: building it ({cfg.task}, {cfg.data.build.to_dict()})")
   try:
-    tasks.build_dataset(cfg.task, path, cfg.data.build.to_dict(), progress=progress)
+    tasks.get(cfg.task).build(path, cfg.data.build.to_dict(), progress=progress)
   except OutputFolderError as e:
-    raise ConfigError(f"config.data.path: {e}", hint=(
+    raise ConfigError(
+      f"config.data.path: {e}",
+      hint=(
         "point --config.data.path at another folder, or make config.data.build match the "
-        "dataset's build_args.json")) from e
+        "dataset's build_args.json"
+      ),
+    ) from e
   return path
 
 
@@ -157,52 +193,53 @@ def schedule(train: ConfigDict, meta: DatasetMetadata) -> tuple[int, int, tuple[
   train.eval_every), evaluations come every eval_every updates and once at the end.
   """
   per_epoch = meta.total_groups * meta.mean_puzzle_examples / train.global_batch_size
-  if per_epoch < 1:                          # the loader forms full batches within one pass
+  if per_epoch < 1:  # the loader forms full batches within one pass
     drawn = int(meta.total_groups * meta.mean_puzzle_examples)
-    raise ConfigError(f"config.train.global_batch_size = {train.global_batch_size} is more "
-                      f"than one pass over the training split draws (~{drawn} examples)",
-                      hint=f"use a batch of at most {drawn}")
+    raise ConfigError(
+      f"config.train.global_batch_size = {train.global_batch_size} is more "
+      f"than one pass over the training split draws (~{drawn} examples)",
+      hint=f"use a batch of at most {drawn}",
+    )
   total = train.steps or int(train.epochs * per_epoch)
   if total < 1:
-    raise ConfigError(f"the run would have no update: {train.epochs} epochs of "
-                      f"{per_epoch:.3f} batches; raise train.epochs or set train.steps")
+    raise ConfigError(
+      f"the run would have no update: {train.epochs} epochs of "
+      f"{per_epoch:.3f} batches; raise train.epochs or set train.steps"
+    )
   if train.steps or train.eval_every or not train.eval_interval:
-    every = train.eval_every or (int(train.eval_interval * per_epoch) if train.eval_interval
-                                 else total)
+    every = train.eval_every or (
+      int(train.eval_interval * per_epoch) if train.eval_interval else total
+    )
     if every < 1:
-      raise ConfigError(f"config.train.eval_interval = {train.eval_interval} epochs is less "
-                        f"than one batch ({per_epoch:.3f} batches per epoch)")
+      raise ConfigError(
+        f"config.train.eval_interval = {train.eval_interval} epochs is less "
+        f"than one batch ({per_epoch:.3f} batches per epoch)"
+      )
     at = sorted(set(range(every, total + 1, every)) | {total})
     return total, total, tuple(at)
   per_interval = int(train.eval_interval * per_epoch)
   if per_interval < 1:
-    raise ConfigError(f"config.train.eval_interval = {train.eval_interval} epochs is less "
-                      f"than one batch ({per_epoch:.3f} batches per epoch)")
-  at = sorted({min(total, (i + 1) * per_interval)
-               for i in range(train.epochs // train.eval_interval)})
+    raise ConfigError(
+      f"config.train.eval_interval = {train.eval_interval} epochs is less "
+      f"than one batch ({per_epoch:.3f} batches per epoch)"
+    )
+  at = sorted(
+    {min(total, (i + 1) * per_interval) for i in range(train.epochs // train.eval_interval)}
+  )
   return at[-1], total, tuple(at)
 
 
 def check_dataset(task: str, data_path: Path, meta: DatasetMetadata) -> None:
   """Refuse a dataset of another task (its build_args.json, its vocabulary and length)."""
   where = f"config.data.path = {str(data_path)!r}"
-  try:
-    builder = json.loads((data_path / "build_args.json").read_text()).get("builder")
-  except (OSError, ValueError, AttributeError):
-    builder = None                           # the authors' datasets have no build_args.json
-  if builder in BUILDER_TASKS and BUILDER_TASKS[builder] != task:
-    raise ConfigError(f"{where} holds a {BUILDER_TASKS[builder]} dataset (build_args.json), "
-                      f"not {task}", hint=f"run experiments.{BUILDER_TASKS[builder]} on it, or "
-                      f"point --config.data.path at a {task} dataset")
-  from hrm_jax.data import arc, maze, parity
-  side = int(round(meta.seq_len ** 0.5))
-  want = {"sudoku": (11, meta.seq_len == 81, "81 cells"),
-          "maze": (maze.VOCAB_SIZE, side * side == meta.seq_len, "a square grid"),
-          "arc": (arc.VOCAB_SIZE, meta.seq_len == arc.SEQ_LEN, f"{arc.SEQ_LEN} cells"),
-          "parity": (parity.VOCAB_SIZE, meta.seq_len >= 2, "BOS + bits")}[task]
-  if meta.vocab_size != want[0] or not want[1]:
-    raise ConfigError(f"{where}: vocab_size {meta.vocab_size}, seq_len {meta.seq_len} is not "
-                      f"{task} data (vocab_size {want[0]}, {want[2]})")
+  tasks.check_built_for(
+    task, data_path, where, hint=f"point --config.data.path at a {task} dataset"
+  )
+  need = tasks.get(task).requirement(meta.seq_len, meta.vocab_size)
+  if need:
+    raise ConfigError(
+      f"{where}: vocab_size {meta.vocab_size}, seq_len {meta.seq_len} is not {task} data ({need})"
+    )
 
 
 def settings(cfg: ConfigDict, data_path: Path | None = None) -> Settings:
@@ -214,16 +251,29 @@ def settings(cfg: ConfigDict, data_path: Path | None = None) -> Settings:
   except DatasetFormatError as e:
     raise ConfigError(f"config.data.path = {str(data_path)!r}: {e}") from e
   check_dataset(cfg.task, data_path, meta)
-  model = HRMConfig(vocab_size=meta.vocab_size, seq_len=meta.seq_len,
-                    num_puzzle_identifiers=meta.num_puzzle_identifiers, **cfg.model.to_dict())
+  model = HRMConfig(
+    vocab_size=meta.vocab_size,
+    seq_len=meta.seq_len,
+    num_puzzle_identifiers=meta.num_puzzle_identifiers,
+    **cfg.model.to_dict(),
+  )
   total, schedule_steps, eval_at = schedule(cfg.train, meta)
   optim = OptimConfig(total_steps=schedule_steps, **cfg.optim.to_dict())
-  return Settings(model=model, optim=optim, data_path=data_path, run_dir=run_dir(cfg),
-                  total_steps=total, schedule_steps=schedule_steps, eval_at=eval_at,
-                  eval_steps=cfg.eval.halt_max_steps or model.halt_max_steps, train_meta=meta)
+  return Settings(
+    model=model,
+    optim=optim,
+    data_path=data_path,
+    run_dir=run_dir(cfg),
+    total_steps=total,
+    schedule_steps=schedule_steps,
+    eval_at=eval_at,
+    eval_steps=cfg.eval.halt_max_steps or model.halt_max_steps,
+    train_meta=meta,
+  )
 
 
 # ----------------------------------------------------------------------------- run directories
+
 
 def flatten(tree: dict, prefix: str = "") -> dict:
   """{"a": {"b": 1}} -> {"a.b": 1}: the dotted names the command line uses."""
@@ -245,8 +295,11 @@ def differences(old, new) -> dict[str, tuple]:
   """{dotted field: (old value, new value)} where two configs (ConfigDicts or dicts) differ."""
   a, b = flatten(_as_dict(old)), flatten(_as_dict(new))
   missing = "(absent)"
-  return {k: (a.get(k, missing), b.get(k, missing)) for k in sorted(set(a) | set(b))
-          if a.get(k, missing) != b.get(k, missing)}
+  return {
+    k: (a.get(k, missing), b.get(k, missing))
+    for k in sorted(set(a) | set(b))
+    if a.get(k, missing) != b.get(k, missing)
+  }
 
 
 def _show(v) -> str:
@@ -264,7 +317,7 @@ def run_dir(cfg: ConfigDict, defaults: ConfigDict | None = None) -> Path:
   if cfg.run_dir:
     return Path(cfg.run_dir)
   fields = flatten(_as_dict(cfg))
-  changed = (set(differences(defaults, cfg)) if defaults is not None else set(fields))
+  changed = set(differences(defaults, cfg)) if defaults is not None else set(fields)
   changed -= SAFE_FIELDS | {"seed", "variant", "task"}
   name = f"runs/{cfg.task}-{cfg.variant}"
   if defaults is None or cfg.seed != defaults.seed:
@@ -285,21 +338,25 @@ def check_run_dir(path: Path) -> None:
   try:
     entries = sorted(p.name for p in Path(path).iterdir())
   except (FileNotFoundError, NotADirectoryError):
-    return                                   # created (or refused as not writable) by the lock
+    return  # created (or refused as not writable) by the lock
   if entries and not set(entries) & set(RUN_MARKS):
     shown = ", ".join(entries[:3]) + (", ..." if len(entries) > 3 else "")
-    raise ConfigError(f"config.run_dir = {str(path)!r} holds other files ({shown}), not a run",
-                      hint="pass a new or empty folder as --config.run_dir")
+    raise ConfigError(
+      f"config.run_dir = {str(path)!r} holds other files ({shown}), not a run",
+      hint="pass a new or empty folder as --config.run_dir",
+    )
 
 
 def dataset_identity(data_path: Path) -> dict:
   """What identifies a dataset's contents, cheaply: its build_args.json, every split's
   dataset.json, and each .npy file's size and a hash of its first MiB."""
+
   def read(path: Path):
     try:
       return json.loads(path.read_text())
     except (OSError, ValueError):
       return None
+
   out = {"build_args": read(data_path / "build_args.json")}
   for split in ("train", "test"):
     files = {}
@@ -316,9 +373,11 @@ def check_same_dataset(saved: dict, data_path: Path) -> None:
   diffs = differences(saved, dataset_identity(data_path))
   if diffs:
     shown = ", ".join(f"{k}: {_show(a)} -> {_show(b)}" for k, (a, b) in list(diffs.items())[:3])
-    raise ConfigError(f"the dataset {str(data_path)!r} changed since this run started ({shown}"
-                      f"{', ...' if len(diffs) > 3 else ''})",
-                      hint="pass a new --config.run_dir to train on it, or rebuild the old one")
+    raise ConfigError(
+      f"the dataset {str(data_path)!r} changed since this run started ({shown}"
+      f"{', ...' if len(diffs) > 3 else ''})",
+      hint="pass a new --config.run_dir to train on it, or rebuild the old one",
+    )
 
 
 def check_resume(saved: dict, cfg: ConfigDict, where: Path) -> list[str]:
@@ -330,12 +389,16 @@ def check_resume(saved: dict, cfg: ConfigDict, where: Path) -> list[str]:
   diffs = differences(saved, cfg)
   constant_lr = saved.get("optim", {}).get("lr_min_ratio") == 1.0 == cfg.optim.lr_min_ratio
   allowed = SAFE_FIELDS | (LENGTH_FIELDS if constant_lr else frozenset())
-  bad = [f"{k}: {_show(a)} -> {_show(b)}"
-         + (" (the cosine learning rate decays over it)" if k in LENGTH_FIELDS else "")
-         for k, (a, b) in diffs.items() if k not in allowed]
+  bad = [
+    f"{k}: {_show(a)} -> {_show(b)}"
+    + (" (the cosine learning rate decays over it)" if k in LENGTH_FIELDS else "")
+    for k, (a, b) in diffs.items()
+    if k not in allowed
+  ]
   if bad:
-    raise ConfigError(f"the config differs from the one this run was started with ({where}): "
-                      + ", ".join(bad),
-                      hint="pass a new --config.run_dir to start another run, or rerun with "
-                      "the saved values to resume this one")
+    raise ConfigError(
+      f"the config differs from the one this run was started with ({where}): " + ", ".join(bad),
+      hint="pass a new --config.run_dir to start another run, or rerun with "
+      "the saved values to resume this one",
+    )
   return [f"{k}: {_show(a)} -> {_show(b)}" for k, (a, b) in diffs.items() if k != "run_dir"]

@@ -5,6 +5,7 @@ halting rule fires" is computed (a `lax.scan` over the segments); `predict` runs
 it over a dataset's test split on a mesh, `solve` over token rows on one device
 (the solve CLI and library callers).
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -30,12 +31,26 @@ CHUNK = 64  # puzzles per model call in `solve` (the last call is padded to the 
 
 def _final_segment_losses(out: dict, labels_BxS, loss_type: str) -> dict:
   """Per example, the reference's loss head (`losses.act_loss`) on that example alone."""
+
   def row(logits, q_halt, q_continue, labels):
     carry = types.SimpleNamespace(halted=jnp.ones((1,), bool), steps=jnp.ones((1,), jnp.int32))
-    _, m = losses.act_loss({"logits": logits[None], "q_halt_logits": q_halt[None],
-                            "q_continue_logits": q_continue[None]}, labels[None], carry, loss_type)
-    return dict(labelled=m["count"] > 0, lm_loss=m["lm_loss"], q_halt_loss=m["q_halt_loss"],
-                q_halt_correct=m["q_halt_accuracy"] > 0)
+    _, m = losses.act_loss(
+      {
+        "logits": logits[None],
+        "q_halt_logits": q_halt[None],
+        "q_continue_logits": q_continue[None],
+      },
+      labels[None],
+      carry,
+      loss_type,
+    )
+    return dict(
+      labelled=m["count"] > 0,
+      lm_loss=m["lm_loss"],
+      q_halt_loss=m["q_halt_loss"],
+      q_halt_correct=m["q_halt_accuracy"] > 0,
+    )
+
   return jax.vmap(row)(out["logits"], out["q_halt_logits"], out["q_continue_logits"], labels_BxS)
 
 
@@ -50,29 +65,44 @@ def make_eval_fn(config: HRMConfig, num_segments: int, halt_rule: str = act.DEFA
   segment where the halting rule fires ("q_halt": q_halt > 0;
   "q_halt_gt_continue": q_halt > q_continue), or the last segment if it never does.
   """
+
   def run(params, batch):
     B = batch["inputs"].shape[0]
     carry = act.initial_carry(batch, config)
-    init = dict(halt_pred=jnp.zeros_like(batch["inputs"]), halt_q=jnp.zeros((B,), jnp.float32),
-                halt_steps=jnp.zeros((B,), jnp.int32), done=jnp.zeros((B,), bool))
+    init = dict(
+      halt_pred=jnp.zeros_like(batch["inputs"]),
+      halt_q=jnp.zeros((B,), jnp.float32),
+      halt_steps=jnp.zeros((B,), jnp.int32),
+      done=jnp.zeros((B,), bool),
+    )
 
     def body(state, i):
       carry, rec = state
-      carry, out = act.apply(params, carry, batch, config=config, train=False,
-                             halt_max_steps=num_segments)
+      carry, out = act.apply(
+        params, carry, batch, config=config, train=False, halt_max_steps=num_segments
+      )
       pred = jnp.argmax(out["logits"], axis=-1).astype(jnp.int32)
       q_halt, q_cont = out["q_halt_logits"], out["q_continue_logits"]
       fire = act.halt_fires(q_halt, q_cont, halt_rule)
       now = ~rec["done"] & (fire | (i == num_segments - 1))
-      rec = dict(halt_pred=jnp.where(now[:, None], pred, rec["halt_pred"]),
-                 halt_q=jnp.where(now, jax.nn.sigmoid(q_halt), rec["halt_q"]),
-                 halt_steps=jnp.where(now, i + 1, rec["halt_steps"]), done=rec["done"] | now)
+      rec = dict(
+        halt_pred=jnp.where(now[:, None], pred, rec["halt_pred"]),
+        halt_q=jnp.where(now, jax.nn.sigmoid(q_halt), rec["halt_q"]),
+        halt_steps=jnp.where(now, i + 1, rec["halt_steps"]),
+        done=rec["done"] | now,
+      )
       row_losses = _final_segment_losses(out, labels_of(batch), config.loss_type)
       return (carry, rec), (pred, jax.nn.sigmoid(q_halt), row_losses)
 
     (_, rec), (preds, qs, row_losses) = lax.scan(body, (carry, init), jnp.arange(num_segments))
-    return dict(pred=preds[-1], q=qs[-1], halt_pred=rec["halt_pred"], halt_q=rec["halt_q"],
-                halt_steps=rec["halt_steps"], **{k: v[-1] for k, v in row_losses.items()})
+    return dict(
+      pred=preds[-1],
+      q=qs[-1],
+      halt_pred=rec["halt_pred"],
+      halt_q=rec["halt_q"],
+      halt_steps=rec["halt_steps"],
+      **{k: v[-1] for k, v in row_losses.items()},
+    )
 
   return run
 
@@ -83,9 +113,19 @@ def _num_batches(data_dir: Path, global_batch_size: int, max_examples: int) -> i
   return min(n, -(-max_examples // global_batch_size)) if max_examples else n
 
 
-def predict(params, config: HRMConfig, data_dir: Path, mesh, *, num_segments: int,
-            halt_rule: str = act.DEFAULT_HALT_RULE, global_batch_size: int = 256,
-            max_examples: int = 0, eval_fn=None, progress: bool = False) -> dict[str, np.ndarray]:
+def predict(
+  params,
+  config: HRMConfig,
+  data_dir: Path,
+  mesh,
+  *,
+  num_segments: int,
+  halt_rule: str = act.DEFAULT_HALT_RULE,
+  global_batch_size: int = 256,
+  max_examples: int = 0,
+  eval_fn=None,
+  progress: bool = False,
+) -> dict[str, np.ndarray]:
   """Run the model over the test split; returns host arrays of the real (unpadded) rows.
 
   Keys: inputs, labels, puzzle_identifiers, example_index [N, ...] and the
@@ -93,37 +133,49 @@ def predict(params, config: HRMConfig, data_dir: Path, mesh, *, num_segments: in
   `progress`: a tqdm bar over the evaluation batches (on stderr).
   """
   from tqdm import tqdm
+
   if eval_fn is None:
     eval_fn = jax.jit(make_eval_fn(config, num_segments, halt_rule))
-  parallel.local_batch_size(mesh, global_batch_size, "the evaluation batch size")
-  rows = []
-  batches = eval_batches(data_dir, "test", global_batch_size=global_batch_size,
-                         process_index=jax.process_index(), process_count=jax.process_count())
-  bar = tqdm(total=_num_batches(data_dir, global_batch_size, max_examples), desc="eval",
-             unit="batch", disable=not progress, leave=False, dynamic_ncols=True)
+  parallel.check_batch_size(mesh, global_batch_size, "the evaluation batch size")
+  host_batches = []  # each evaluated batch's real rows, on the host
+  batches = eval_batches(
+    data_dir,
+    "test",
+    global_batch_size=global_batch_size,
+    process_index=jax.process_index(),
+    process_count=jax.process_count(),
+  )
+  bar = tqdm(
+    total=_num_batches(data_dir, global_batch_size, max_examples),
+    desc="eval",
+    unit="batch",
+    disable=not progress,
+    leave=False,
+    dynamic_ncols=True,
+  )
   with bar:
     for local in batches:
       batch = parallel.shard_batch(mesh, local)
       model_in = {k: batch[k] for k in ("inputs", "labels", "puzzle_identifiers")}
       out = parallel.to_host({**eval_fn(params, model_in), **batch})
       keep = out.pop("mask")
-      rows.append({k: v[keep] for k, v in out.items()})
+      host_batches.append({k: v[keep] for k, v in out.items()})
       bar.update(1)
-      if max_examples and sum(len(r["inputs"]) for r in rows) >= max_examples:
+      if max_examples and sum(len(b["inputs"]) for b in host_batches) >= max_examples:
         break
-  got = {k: np.concatenate([r[k] for r in rows]) for k in rows[0]}
+  predictions = {k: np.concatenate([b[k] for b in host_batches]) for k in host_batches[0]}
   if max_examples:
-    got = {k: v[:max_examples] for k, v in got.items()}
-  return got
-
+    predictions = {k: v[:max_examples] for k, v in predictions.items()}
+  return predictions
 
 
 @dataclasses.dataclass
 class Solution:
   """Model answers for a batch of puzzles (one row each)."""
-  prediction: np.ndarray   # [N, S] int32 tokens: argmax of the logits at the halting segment
-  segments: np.ndarray     # [N] int32 segments run until the halt
-  confidence: np.ndarray   # [N] float32 sigmoid(q_halt) at the halting segment
+
+  prediction: np.ndarray  # [N, S] int32 tokens: argmax of the logits at the halting segment
+  segments: np.ndarray  # [N] int32 segments run until the halt
+  confidence: np.ndarray  # [N] float32 sigmoid(q_halt) at the halting segment
   halted_by_q: np.ndarray  # [N] bool: the halting rule fired before the segment limit
 
 
@@ -132,8 +184,15 @@ def _eval_fn(config: HRMConfig, num_segments: int, halt_rule: str):
   return jax.jit(make_eval_fn(config, num_segments, halt_rule))
 
 
-def solve(params: dict, config: HRMConfig, inputs, puzzle_identifiers=None, *,
-          max_steps: int | None = None, eval_halt: str = act.DEFAULT_HALT_RULE) -> Solution:
+def solve(
+  params: dict,
+  config: HRMConfig,
+  inputs,
+  puzzle_identifiers=None,
+  *,
+  max_steps: int | None = None,
+  eval_halt: str = act.DEFAULT_HALT_RULE,
+) -> Solution:
   """Run ACT on token rows `inputs` [N, S]; return each row's answer at its halting segment.
 
   `eval_halt`: "q_halt" (q_halt > 0), "q_halt_gt_continue" (q_halt > q_continue)
@@ -147,23 +206,37 @@ def solve(params: dict, config: HRMConfig, inputs, puzzle_identifiers=None, *,
   if inputs.ndim == 1:
     inputs = inputs[None]
   n = len(inputs)
-  pids = np.zeros(n, np.int32) if puzzle_identifiers is None else \
-      np.broadcast_to(np.asarray(puzzle_identifiers, np.int32), (n,))
+  pids = (
+    np.zeros(n, np.int32)
+    if puzzle_identifiers is None
+    else np.broadcast_to(np.asarray(puzzle_identifiers, np.int32), (n,))
+  )
   segments = int(max_steps or config.halt_max_steps)
   run = _eval_fn(config, segments, act.DEFAULT_HALT_RULE if eval_halt == "none" else eval_halt)
   size = min(n, CHUNK)
   parts = []
   for lo in range(0, n, size):
-    rows = np.arange(lo, lo + size) % n  # the last chunk repeats rows to keep one shape
+    row_ids = np.arange(lo, lo + size) % n  # the last chunk repeats rows to keep one shape
     # The evaluator's loss head reads labels: all ignored here (nothing to compare with).
-    batch = {"inputs": jnp.asarray(inputs[rows]), "puzzle_identifiers": jnp.asarray(pids[rows]),
-             "labels": jnp.full((size, inputs.shape[1]), IGNORE_LABEL, jnp.int32)}
+    batch = {
+      "inputs": jnp.asarray(inputs[row_ids]),
+      "puzzle_identifiers": jnp.asarray(pids[row_ids]),
+      "labels": jnp.full((size, inputs.shape[1]), IGNORE_LABEL, jnp.int32),
+    }
     out = jax.device_get(run(params, batch))
-    parts.append({k: np.asarray(v)[:min(size, n - lo)] for k, v in out.items()})
-  got = {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
+    parts.append({k: np.asarray(v)[: min(size, n - lo)] for k, v in out.items()})
+  outputs = {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
   if eval_halt == "none":
-    return Solution(got["pred"].astype(np.int32), np.full(n, segments, np.int32),
-                    got["q"].astype(np.float32), np.zeros(n, bool))
-  steps = got["halt_steps"].astype(np.int32)
-  return Solution(got["halt_pred"].astype(np.int32), steps, got["halt_q"].astype(np.float32),
-                  steps < segments)
+    return Solution(
+      outputs["pred"].astype(np.int32),
+      np.full(n, segments, np.int32),
+      outputs["q"].astype(np.float32),
+      np.zeros(n, bool),
+    )
+  steps = outputs["halt_steps"].astype(np.int32)
+  return Solution(
+    outputs["halt_pred"].astype(np.int32),
+    steps,
+    outputs["halt_q"].astype(np.float32),
+    steps < segments,
+  )

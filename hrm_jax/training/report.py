@@ -5,6 +5,7 @@ keeps the best checkpoint: the highest value), whether the run stopped before it
 last update (summary `finished: false`), and, when the evaluation was a subsample of
 the test split, its size and the standard error of the exact accuracy.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -39,20 +40,35 @@ def plot_curves(runs: dict[str, list[dict]], path: Path) -> None:
     steps = [r["step"] for r in train]
     if train:
       axes[0].plot(steps, [r["loss"] for r in train], color=colour, label=name)
-      axes[1].plot(steps, [r["accuracy"] for r in train], "-", color=colour,
-                   label=f"{name}: token")
-      axes[1].plot(steps, [r["exact_accuracy"] for r in train], "--", color=colour,
-                   label=f"{name}: exact")
+      axes[1].plot(steps, [r["accuracy"] for r in train], "-", color=colour, label=f"{name}: token")
+      axes[1].plot(
+        steps, [r["exact_accuracy"] for r in train], "--", color=colour, label=f"{name}: exact"
+      )
     if test:
       at = [r["step"] for r in test]
       segments = plural(test[-1]["segments"], "segment")
-      axes[2].plot(at, [r["token_accuracy"] for r in test], "o-", color=colour,
-                   label=f"{name}: token ({segments})")
-      axes[2].plot(at, [r["exact_accuracy"] for r in test], "s--", color=colour,
-                   label=f"{name}: exact ({segments})")
+      axes[2].plot(
+        at,
+        [r["token_accuracy"] for r in test],
+        "o-",
+        color=colour,
+        label=f"{name}: token ({segments})",
+      )
+      axes[2].plot(
+        at,
+        [r["exact_accuracy"] for r in test],
+        "s--",
+        color=colour,
+        label=f"{name}: exact ({segments})",
+      )
       if "halt/exact_accuracy" in test[-1]:
-        axes[2].plot(at, [r["halt/exact_accuracy"] for r in test], "x:", color=colour,
-                     label=f"{name}: exact (halting)")
+        axes[2].plot(
+          at,
+          [r["halt/exact_accuracy"] for r in test],
+          "x:",
+          color=colour,
+          label=f"{name}: exact (halting)",
+        )
   titles = ("train loss", "train accuracy (halted slots)", "test accuracy")
   for ax, title in zip(axes, titles):
     ax.set_title(title)
@@ -70,12 +86,12 @@ def plot_curves(runs: dict[str, list[dict]], path: Path) -> None:
   plt.close(fig)
 
 
-def pick_examples(got: dict, n: int) -> np.ndarray:
+def pick_examples(predictions: dict, n: int) -> np.ndarray:
   """Indices of up to n test examples: some solved, some not when there are both."""
-  ok, _ = tasks.accuracies(got["pred"], got["labels"])
+  ok, _ = tasks.accuracies(predictions["pred"], predictions["labels"])
   right, wrong = np.flatnonzero(ok), np.flatnonzero(~ok)
   n_wrong = min(len(wrong), n // 2)
-  return np.concatenate([right[:n - n_wrong], wrong[:n_wrong]]).astype(int)
+  return np.concatenate([right[: n - n_wrong], wrong[:n_wrong]]).astype(int)
 
 
 def metrics_table(columns: dict[str, dict]) -> str:
@@ -101,6 +117,7 @@ def best_evaluation(recs: list[dict], metric: str) -> dict | None:
 def split_size(data_dir, split: str = "test") -> int | None:
   """Examples in one split of a dataset, or None when it cannot be read."""
   from hrm_jax.data.format import read_split
+
   try:
     return sum(d.num_examples for d in read_split(data_dir, split)[1].values())
   except Exception:  # the report still gets written when the dataset has moved
@@ -112,9 +129,12 @@ def _stopped_lines(summary: dict) -> list[str]:
   if summary.get("finished") is not False:
     return []
   steps, total = summary["steps"], summary.get("total_steps", summary["steps"])
-  return [f"**Stopped early: at update {steps:,} of {total:,}** (summary.json `finished: "
-          "false`: a time limit or an interruption). The metrics below are those of the "
-          "evaluation at the stop; rerun the same command to continue.", ""]
+  return [
+    f"**Stopped early: at update {steps:,} of {total:,}** (summary.json `finished: "
+    "false`: a time limit or an interruption). The metrics below are those of the "
+    "evaluation at the stop; rerun the same command to continue.",
+    "",
+  ]
 
 
 def _sample_lines(cfg, ev: dict) -> list[str]:
@@ -126,9 +146,11 @@ def _sample_lines(cfg, ev: dict) -> list[str]:
   if size is None or n >= size:
     text = f"Final evaluation on the whole test split ({n:,} examples)."
   else:
-    text = (f"Final evaluation on a subsample: the first {n:,} of the {size:,} test examples; "
-            f"exact accuracy {ev['exact_accuracy']:.4f} +- "
-            f"{ev.get('exact_accuracy_stderr', 0.0):.4f} (standard error, sqrt(p (1 - p) / n)).")
+    text = (
+      f"Final evaluation on a subsample: the first {n:,} of the {size:,} test examples; "
+      f"exact accuracy {ev['exact_accuracy']:.4f} +- "
+      f"{ev.get('exact_accuracy_stderr', 0.0):.4f} (standard error, sqrt(p (1 - p) / n))."
+    )
   periodic = cfg.eval.get("max_examples", 0)
   if periodic and periodic != n and (size is None or periodic < size):
     text += f" Periodic evaluations (learning curves) used the first {periodic:,}."
@@ -142,68 +164,78 @@ def _best_lines(cfg, recs: list[dict], ev: dict, last_step: int) -> list[str]:
   if best is None:
     return []
   n_evals = sum(r["kind"] == "eval" for r in recs)
-  where = (f"update {best['step']:,}, the final one" if best["step"] == last_step else
-           f"update {best['step']:,} ({metric} {best[metric]:.4f}; final: "
-           f"{ev.get(metric, float('nan')):.4f})")
-  return [f"Best of {plural(n_evals, 'evaluation')} by `train.best_metric` = `{metric}` "
-          f"(highest): {where}."]
+  where = (
+    f"update {best['step']:,}, the final one"
+    if best["step"] == last_step
+    else f"update {best['step']:,} ({metric} {best[metric]:.4f}; final: "
+    f"{ev.get(metric, float('nan')):.4f})"
+  )
+  return [
+    f"Best of {plural(n_evals, 'evaluation')} by `train.best_metric` = `{metric}` "
+    f"(highest): {where}."
+  ]
 
 
-def write_report(run_dir: Path, cfg, summary: dict, got: dict) -> Path:
+def write_report(run_dir: Path, cfg, summary: dict, predictions: dict) -> Path:
   """Write RUN_DIR/report.md and RUN_DIR/plots/*.png for one finished (or stopped) run."""
   run_dir = Path(run_dir)
   plots = run_dir / "plots"
   plots.mkdir(exist_ok=True)
   recs = records.read_records(run_dir / "metrics.jsonl")
   plot_curves({f"{cfg.task}-{cfg.variant}": recs}, plots / "learning_curves.png")
-  idx = pick_examples(got, cfg.eval.num_render)
+  task = tasks.get(cfg.task)
+  idx = pick_examples(predictions, cfg.eval.num_render)
   if len(idx):
-    render.draw_examples(cfg.task, got["inputs"][idx], got["labels"][idx], got["pred"][idx],
-                         plots / "examples.png", titles=[f"test #{int(got['example_index'][i])}"
-                                                         for i in idx])
+    render.draw_examples(
+      task,
+      *(predictions[k][idx] for k in ("inputs", "labels", "pred")),
+      plots / "examples.png",
+      titles=[f"test #{int(predictions['example_index'][i])}" for i in idx],
+    )
   ev = summary["eval"]
   m = cfg.model
   text = [
-      f"# {cfg.task} ({cfg.variant})",
-      "",
-      *_stopped_lines(summary),
-      f"{summary['steps']:,} updates of batch {cfg.train.global_batch_size} in "
-      f"{summary['train_seconds']:.0f} s; {summary['params']:,} parameters "
-      f"(D={m.hidden_size}, H/L layers {m.h_layers}/{m.l_layers}, cycles N={m.h_cycles} "
-      f"T={m.l_cycles}, halt_max_steps {m.halt_max_steps}). Dataset: `{cfg.data.path}`.",
-      "",
-      "## Test metrics",
-      "",
-      *_sample_lines(cfg, ev),
-      "",
-      *_best_lines(cfg, recs, ev, summary["steps"]),
-      "",
-      f"Plain names: every example runs {plural(ev.get('segments', 0), 'ACT segment')}; "
-      f"`halt/`: the answer at the first segment where the Q head halts ({cfg.eval.halt_rule}). "
-      "`lm_loss`, `q_halt_loss`, `q_halt_accuracy`: the authors' evaluation losses at the "
-      "final segment.",
-      "",
+    f"# {cfg.task} ({cfg.variant})",
+    "",
+    *_stopped_lines(summary),
+    f"{summary['steps']:,} updates of batch {cfg.train.global_batch_size} in "
+    f"{summary['train_seconds']:.0f} s; {summary['params']:,} parameters "
+    f"(D={m.hidden_size}, H/L layers {m.h_layers}/{m.l_layers}, cycles N={m.h_cycles} "
+    f"T={m.l_cycles}, halt_max_steps {m.halt_max_steps}). Dataset: `{cfg.data.path}`.",
+    "",
+    "## Test metrics",
+    "",
+    *_sample_lines(cfg, ev),
+    "",
+    *_best_lines(cfg, recs, ev, summary["steps"]),
+    "",
+    f"Plain names: every example runs {plural(ev.get('segments', 0), 'ACT segment')}; "
+    f"`halt/`: the answer at the first segment where the Q head halts ({cfg.eval.halt_rule}). "
+    "`lm_loss`, `q_halt_loss`, `q_halt_accuracy`: the authors' evaluation losses at the "
+    "final segment.",
+    "",
   ]
-  if cfg.task == "arc":
-    text += ["ARC: `pass@K` counts a task only if every one of its test inputs has the right "
-             "answer among the K most voted (the HRM evaluation); `pass@K/per_input` counts the "
-             "fraction of its test inputs that do (the TRM evaluator). The two attempts per "
-             "test input are in `submission.json` (ARC Prize format; every evaluation's in "
-             "`submissions/`).", ""]
+  if task.report_note:
+    text += [task.report_note, ""]
   text += [
-      metrics_table({"final": ev}),
-      "",
-      "## Learning curves",
-      "",
-      "Token accuracy (solid) next to exact accuracy (dashed).",
-      "",
-      "![learning curves](plots/learning_curves.png)",
-      "",
+    metrics_table({"final": ev}),
+    "",
+    "## Learning curves",
+    "",
+    "Token accuracy (solid) next to exact accuracy (dashed).",
+    "",
+    "![learning curves](plots/learning_curves.png)",
+    "",
   ]
   if len(idx):
-    text += ["## Test puzzles", "",
-             "Input, truth and the model's answer (red crosses / digits: wrong cells).", "",
-             "![examples](plots/examples.png)", ""]
+    text += [
+      "## Test puzzles",
+      "",
+      "Input, truth and the model's answer (red crosses / digits: wrong cells).",
+      "",
+      "![examples](plots/examples.png)",
+      "",
+    ]
   path = run_dir / "report.md"
   path.write_text("\n".join(text))
   return path
