@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install test test-all demo bench clean
+.PHONY: install lint format test test-all demo bench clean
 
 $(STAMP): requirements.txt setup.cfg pyproject.toml
 	@test -x $(BIN)/python || $(PY) -m venv $(VENV) || python3 -m venv $(VENV)
@@ -15,7 +15,15 @@ $(STAMP): requirements.txt setup.cfg pyproject.toml
 
 install: $(STAMP)
 
-test: $(STAMP)  ## fast suite (CI)
+lint: $(STAMP)  ## formatting and lint rules of pyproject.toml (ruff); part of `make test`
+	$(BIN)/ruff format --check -q .
+	$(BIN)/ruff check -q .
+
+format: $(STAMP)  ## apply the formatter and the safe lint fixes
+	$(BIN)/ruff format -q .
+	$(BIN)/ruff check -q --fix .
+
+test: $(STAMP) lint  ## lint, then the fast suite (CI)
 	$(BIN)/python -m pytest -q -n 2 --durations=15
 
 test-all: $(STAMP)  ## everything, slow tests included

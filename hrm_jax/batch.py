@@ -7,6 +7,7 @@ stands in all-ignored labels). Shape errors are caught at trace time; value
 errors (tokens outside the vocabulary) only for concrete arrays, i.e. when
 called outside jit.
 """
+
 from __future__ import annotations
 
 import jax
@@ -38,8 +39,9 @@ def labels_of(batch: dict) -> jax.Array:
   return jnp.full(batch["inputs"].shape, IGNORE_LABEL, jnp.int32)
 
 
-def validate_batch(batch: dict, config: HRMConfig, carry=None, *,
-                   labels_required: bool = True) -> None:
+def validate_batch(
+  batch: dict, config: HRMConfig, carry=None, *, labels_required: bool = True
+) -> None:
   """Raise BatchError naming the problem if `batch` cannot be fed to `config`'s model.
 
   `labels_required=False` (inference) accepts a batch of only inputs and
@@ -50,17 +52,19 @@ def validate_batch(batch: dict, config: HRMConfig, carry=None, *,
   need = FIELDS if labels_required else INPUT_FIELDS
   missing = [f for f in need if f not in batch]
   if missing:
-    why = ("training and losses need" if labels_required and "labels" in missing
-           else "expected")
-    raise BatchError(f"batch is missing field(s) {missing}; {why} {list(need)}"
-                     + ("" if labels_required else " (labels are optional for inference)"))
+    why = "training and losses need" if labels_required and "labels" in missing else "expected"
+    raise BatchError(
+      f"batch is missing field(s) {missing}; {why} {list(need)}"
+      + ("" if labels_required else " (labels are optional for inference)")
+    )
   inputs, labels, pids = batch["inputs"], labels_of(batch), batch["puzzle_identifiers"]
   if len(inputs.shape) != 2:
     raise BatchError(f"batch['inputs'] must be [batch, seq_len], got shape {inputs.shape}")
   B, S = inputs.shape
   if S != config.seq_len:
-    raise BatchError(f"batch['inputs'] has sequence length {S}, the config says "
-                     f"seq_len={config.seq_len}")
+    raise BatchError(
+      f"batch['inputs'] has sequence length {S}, the config says seq_len={config.seq_len}"
+    )
   if tuple(labels.shape) != (B, S):
     raise BatchError(f"batch['labels'] has shape {labels.shape}, inputs have {inputs.shape}")
   if tuple(pids.shape) != (B,):
@@ -69,11 +73,15 @@ def validate_batch(batch: dict, config: HRMConfig, carry=None, *,
     if not np.issubdtype(batch[name].dtype, np.integer):
       raise BatchError(f"batch['{name}'] must be integer, got {batch[name].dtype}")
   if carry is not None and carry.inputs.shape != inputs.shape:
-    raise BatchError(f"carry holds examples of shape {carry.inputs.shape}, the batch has "
-                     f"{inputs.shape}; build the carry with initial_carry(batch, config)")
-  checks = (("inputs", inputs, 0, config.vocab_size, ()),
-            ("labels", labels, 0, config.vocab_size, (IGNORE_LABEL,)),
-            ("puzzle_identifiers", pids, 0, config.num_puzzle_identifiers, ()))
+    raise BatchError(
+      f"carry holds examples of shape {carry.inputs.shape}, the batch has "
+      f"{inputs.shape}; build the carry with initial_carry(batch, config)"
+    )
+  checks = (
+    ("inputs", inputs, 0, config.vocab_size, ()),
+    ("labels", labels, 0, config.vocab_size, (IGNORE_LABEL,)),
+    ("puzzle_identifiers", pids, 0, config.num_puzzle_identifiers, ()),
+  )
   for name, arr, lo, hi, allowed in checks:
     if name not in batch:
       continue
@@ -85,6 +93,8 @@ def validate_batch(batch: dict, config: HRMConfig, carry=None, *,
       bad &= values != a
     if bad.any():
       example = values[bad].flat[0]
-      raise BatchError(f"batch['{name}'] holds {int(bad.sum())} value(s) outside [{lo}, {hi})"
-                       f" (e.g. {example}); check the dataset's vocab_size / "
-                       "num_puzzle_identifiers against the config")
+      raise BatchError(
+        f"batch['{name}'] holds {int(bad.sum())} value(s) outside [{lo}, {hi})"
+        f" (e.g. {example}); check the dataset's vocab_size / "
+        "num_puzzle_identifiers against the config"
+      )

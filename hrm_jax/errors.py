@@ -11,6 +11,7 @@
 `--verbose` anywhere on the command line (or HRM_JAX_VERBOSE=1) also prints the
 traceback; it is removed from argv before `main` sees it.
 """
+
 from __future__ import annotations
 
 import os
@@ -25,6 +26,7 @@ class UserError(Exception):
   Command-line tools print these as one line (plus the hint) and exit with
   `exit_code`, without a traceback (see `guard`).
   """
+
   exit_code = 2
 
   def __init__(self, message: str = "", hint: str | None = None):
@@ -34,7 +36,9 @@ class UserError(Exception):
 
 class Interrupted(KeyboardInterrupt):
   """Ctrl-C (or SIGTERM), handled: `str(e)` says what was kept and how to go on."""
+
   exit_code = 130
+
 
 VERBOSE_FLAG = "--verbose"
 
@@ -58,8 +62,7 @@ def report(e: BaseException, verbose: bool = False) -> int:
   return getattr(e, "exit_code", 2)
 
 
-def guard(main: Callable[[list[str] | None], int | None],
-          argv: Sequence[str] | None = None) -> int:
+def guard(main: Callable[[list[str] | None], int | None], argv: Sequence[str] | None = None) -> int:
   """Run `main(argv)`; a UserError or Ctrl-C becomes one line on stderr and an exit code."""
   argv = list(sys.argv[1:] if argv is None else argv)
   verbose = is_verbose(argv)

@@ -7,7 +7,8 @@ import jax.numpy as jnp
 import numpy as np
 
 import hrm_jax
-from tests.test_model import TINY, TINY_TRM, _batch
+from tests.tiny import TINY, TINY_TRM
+from tests.tiny import batch as _batch
 
 # The library does not jit itself: the tests that step repeatedly jit once here.
 apply = functools.partial(

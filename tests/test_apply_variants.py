@@ -5,7 +5,8 @@ import jax
 from absl.testing import parameterized
 
 import hrm_jax
-from tests.test_model import TINY, TINY_TRM, _batch
+from tests.tiny import TINY, TINY_TRM
+from tests.tiny import batch as _batch
 
 CONFIGS = {"hrm": TINY, "trm_mlp": TINY_TRM.replace(mlp_t=True, pos_encodings="none")}
 STATIC = ("config", "train", "halt_max_steps", "eval_halt")

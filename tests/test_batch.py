@@ -1,4 +1,5 @@
 """Batches without labels: inference runs on inputs alone, losses and training refuse them."""
+
 import functools
 
 import chex
@@ -9,8 +10,9 @@ import pytest
 
 import hrm_jax
 from hrm_jax import train_step
-from hrm_jax.batch import BatchError, IGNORE_LABEL, labels_of, validate_batch
-from tests.test_model import TINY, _batch
+from hrm_jax.batch import IGNORE_LABEL, BatchError, labels_of, validate_batch
+from tests.tiny import TINY
+from tests.tiny import batch as _batch
 
 PARAMS = hrm_jax.init(jax.random.key(0), TINY)
 
@@ -34,8 +36,10 @@ class ApplyWithoutLabels(chex.TestCase):
       carry_l, out_l = step(PARAMS, carry_l, labeled)
       carry_u, out_u = step(PARAMS, carry_u, unlabeled)
       chex.assert_trees_all_close(out_u, out_l)
-      chex.assert_trees_all_close((carry_u.z_H, carry_u.z_L, carry_u.steps, carry_u.halted),
-                                  (carry_l.z_H, carry_l.z_L, carry_l.steps, carry_l.halted))
+      chex.assert_trees_all_close(
+        (carry_u.z_H, carry_u.z_L, carry_u.steps, carry_u.halted),
+        (carry_l.z_H, carry_l.z_L, carry_l.steps, carry_l.halted),
+      )
     np.testing.assert_array_equal(carry_u.labels, IGNORE_LABEL)  # all-ignored stand-ins
 
   @chex.variants(with_jit=True, without_jit=True)

@@ -10,10 +10,10 @@ import jax
 import numpy as np
 import orbax.checkpoint as ocp
 import pytest
-import tiny_run
 
 from hrm_jax import TrainState
 from hrm_jax.training import checkpoint, records, train
+from tests import tiny as tiny_run
 
 REPO = Path(__file__).resolve().parents[1]
 

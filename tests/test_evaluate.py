@@ -12,7 +12,6 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-import tiny_run
 
 from hrm_jax import act, errors, losses, model, tasks
 from hrm_jax.data import arc, maze
@@ -22,6 +21,7 @@ from hrm_jax.tasks import maze as maze_task
 from hrm_jax.tasks import sudoku as sudoku_task
 from hrm_jax.tools import evaluate as evaluate_cli
 from hrm_jax.training import checkpoint, evaluate, experiment, inference, model_dir, parallel
+from tests import tiny as tiny_run
 
 REPO = Path(__file__).resolve().parents[1]
 

@@ -5,10 +5,10 @@ import logging
 import jax
 import numpy as np
 import pytest
-import tiny_run
 
 from hrm_jax import HRMConfig
 from hrm_jax.training import checkpoint, model_dir
+from tests import tiny as tiny_run
 
 
 def test_run_dir_loads_without_orbax_warnings(tmp_path, caplog):

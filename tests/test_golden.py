@@ -1,4 +1,5 @@
 """Parity with the authors' PyTorch release on fixed weights (tests/golden, see trim.py)."""
+
 import pathlib
 
 import jax
@@ -12,9 +13,21 @@ from hrm_jax.interop import torch_names
 from hrm_jax.losses import log_stablemax, stablemax_cross_entropy
 
 GOLDEN = pathlib.Path(__file__).parent / "golden"
-CFG = hrm_jax.HRMConfig(vocab_size=11, seq_len=81, num_puzzle_identifiers=10, puzzle_emb_ndim=64,
-                        hidden_size=64, num_heads=4, expansion=4, h_layers=2, l_layers=2,
-                        h_cycles=2, l_cycles=2, halt_max_steps=4, halt_exploration_prob=0.0)
+CFG = hrm_jax.HRMConfig(
+  vocab_size=11,
+  seq_len=81,
+  num_puzzle_identifiers=10,
+  puzzle_emb_ndim=64,
+  hidden_size=64,
+  num_heads=4,
+  expansion=4,
+  h_layers=2,
+  l_layers=2,
+  h_cycles=2,
+  l_cycles=2,
+  halt_max_steps=4,
+  halt_exploration_prob=0.0,
+)
 FWD = dict(atol=1e-4, rtol=1e-4)
 GRAD = dict(atol=1e-5, rtol=1e-3)
 
@@ -50,8 +63,9 @@ def test_units(gold, params):
   np.testing.assert_allclose(mlp, gold["unit/mlp_out"], **FWD)
   block = layers.Block(CFG).apply({"params": h0}, x, (cos, sin))
   np.testing.assert_allclose(block, gold["unit/block_out"], **FWD)
-  h = layers.ReasoningModule(CFG, 2).apply({"params": net["H"]}, x,
-                                           jnp.asarray(gold["unit/module_injection"]), (cos, sin))
+  h = layers.ReasoningModule(CFG, 2).apply(
+    {"params": net["H"]}, x, jnp.asarray(gold["unit/module_injection"]), (cos, sin)
+  )
   np.testing.assert_allclose(h, gold["unit/H_level_out"], **FWD)
 
 
@@ -82,8 +96,9 @@ def _train_grads(params, carry, batch):
   rows = act.puzzle_rows(params, carry.puzzle_identifiers)
 
   def loss_fn(net, rows):
-    new_carry, out = hrm_jax.segment({**params, "net": net}, carry, rows, config=CFG, train=True,
-                                     rng=jax.random.key(0))
+    new_carry, out = hrm_jax.segment(
+      {**params, "net": net}, carry, rows, config=CFG, train=True, rng=jax.random.key(0)
+    )
     loss, metrics = hrm_jax.act_loss(out, new_carry.labels, new_carry)
     return loss, (new_carry, out, metrics)
 
@@ -109,8 +124,9 @@ def test_train_four_act_steps_with_gradients(gold, params):
       assert int(metrics[k]) == int(gold[pre + "metrics/" + k]), pre + k
     for k in ("accuracy", "lm_loss", "q_halt_loss", "q_continue_loss"):
       np.testing.assert_allclose(metrics[k], gold[pre + "metrics/" + k], rtol=1e-5, atol=1e-6)
-    grads_sd = torch_names.state_dict_from_params({"net": g_net, "z0": params["z0"],
-                                                   "puzzle_emb": params["puzzle_emb"]}, CFG)
+    grads_sd = torch_names.state_dict_from_params(
+      {"net": g_net, "z0": params["z0"], "puzzle_emb": params["puzzle_emb"]}, CFG
+    )
     for key, value in grads_sd.items():
       if pre + "grad/" + key in gold:
         np.testing.assert_allclose(value, gold[pre + "grad/" + key], **GRAD, err_msg=pre + key)
@@ -125,17 +141,24 @@ def test_stablemax(gold):
   labels = jnp.asarray(gold["stablemax/labels"])
   loss = stablemax_cross_entropy(logits, labels)
   np.testing.assert_allclose(loss, gold["stablemax/loss"], rtol=1e-5, atol=1e-7)
-  np.testing.assert_allclose(log_stablemax(logits.astype(jnp.float32)),
-                             gold["stablemax/log_stablemax"], rtol=1e-5, atol=1e-6)
+  np.testing.assert_allclose(
+    log_stablemax(logits.astype(jnp.float32)), gold["stablemax/log_stablemax"], rtol=1e-5, atol=1e-6
+  )
   grad = jax.grad(lambda x: stablemax_cross_entropy(x, labels).sum())(logits)
   np.testing.assert_allclose(grad, gold["stablemax/grad_logits_of_sum"], rtol=1e-5, atol=1e-7)
 
 
 # ----- two full reference training updates (optim_golden.npz) -----
 
-OPT = hrm_jax.OptimConfig(lr=1e-3, weight_decay=0.1, puzzle_emb_lr=1e-2,
-                          puzzle_emb_weight_decay=0.1, lr_warmup_steps=0, lr_min_ratio=1.0,
-                          total_steps=25)
+OPT = hrm_jax.OptimConfig(
+  lr=1e-3,
+  weight_decay=0.1,
+  puzzle_emb_lr=1e-2,
+  puzzle_emb_weight_decay=0.1,
+  lr_warmup_steps=0,
+  lr_min_ratio=1.0,
+  total_steps=25,
+)
 
 
 @pytest.fixture(scope="module")
@@ -144,7 +167,7 @@ def opt_gold():
 
 
 def _params_at(opt_gold, prefix):
-  sd = {k[len(prefix):]: v for k, v in opt_gold.items() if k.startswith(prefix)}
+  sd = {k[len(prefix) :]: v for k, v in opt_gold.items() if k.startswith(prefix)}
   return jax.tree.map(jnp.asarray, torch_names.params_from_state_dict(sd, CFG))
 
 
@@ -160,8 +183,9 @@ def _assert_params_close(params, opt_gold, prefix, atol, rtol, max_outliers):
 
 def test_two_reference_updates_chain(gold, params, opt_gold):
   """Our own forward, gradient and both optimizers, twice, against the reference."""
-  batch = {k: jnp.asarray(opt_gold["batch/" + k]) for k in ("inputs", "labels",
-                                                            "puzzle_identifiers")}
+  batch = {
+    k: jnp.asarray(opt_gold["batch/" + k]) for k in ("inputs", "labels", "puzzle_identifiers")
+  }
   state = hrm_jax.init_train_state(params, OPT)
   carry = hrm_jax.initial_carry(batch, CFG)
   step = jax.jit(hrm_jax.make_train_step(CFG, OPT))
@@ -173,8 +197,9 @@ def test_two_reference_updates_chain(gold, params, opt_gold):
     np.testing.assert_array_equal(carry.steps, opt_gold[f"step{i}/steps"])
     _assert_params_close(state.params, opt_gold, f"after_step{i}/", 1e-5, 1e-5, max_outliers=8)
   untouched = [r for r in range(10) if r not in (1, 3, 5, 7)]
-  np.testing.assert_array_equal(np.asarray(state.params["puzzle_emb"])[untouched],
-                                gold["inner.puzzle_emb.weights"][untouched])
+  np.testing.assert_array_equal(
+    np.asarray(state.params["puzzle_emb"])[untouched], gold["inner.puzzle_emb.weights"][untouched]
+  )
 
 
 def test_two_reference_updates_replay(params, opt_gold):
@@ -183,16 +208,31 @@ def test_two_reference_updates_replay(params, opt_gold):
   net, table = params["net"], params["puzzle_emb"]
   opt_state = tx.init(net)
   for i in (1, 2):
-    sd = {k[len(f"step{i}/grad/"):]: v for k, v in opt_gold.items()
-          if k.startswith(f"step{i}/grad/inner.") and "puzzle_emb" not in k}
-    sd |= {"inner.H_init": params["z0"]["H"], "inner.L_init": params["z0"]["L"],
-           "inner.puzzle_emb.weights": table}
+    sd = {
+      k[len(f"step{i}/grad/") :]: v
+      for k, v in opt_gold.items()
+      if k.startswith(f"step{i}/grad/inner.") and "puzzle_emb" not in k
+    }
+    sd |= {
+      "inner.H_init": params["z0"]["H"],
+      "inner.L_init": params["z0"]["L"],
+      "inner.puzzle_emb.weights": table,
+    }
     g_net = jax.tree.map(jnp.asarray, torch_names.params_from_state_dict(sd, CFG))["net"]
     updates, opt_state = tx.update(g_net, opt_state, net)
     net = jax.tree.map(lambda p, u: p + u, net, updates)
     table = hrm_jax.sparse_sign_sgd(
-        table, jnp.asarray(opt_gold[f"step{i}/puzzle_emb_local_ids"]),
-        jnp.asarray(opt_gold[f"step{i}/grad/inner.puzzle_emb.local_weights"]),
-        OPT.puzzle_emb_lr * OPT.factor(i), OPT.puzzle_emb_weight_decay)
-    _assert_params_close({"net": net, "puzzle_emb": table, "z0": params["z0"]}, opt_gold,
-                         f"after_step{i}/", atol=1e-7, rtol=1e-6, max_outliers=0)
+      table,
+      jnp.asarray(opt_gold[f"step{i}/puzzle_emb_local_ids"]),
+      jnp.asarray(opt_gold[f"step{i}/grad/inner.puzzle_emb.local_weights"]),
+      OPT.puzzle_emb_lr * OPT.factor(i),
+      OPT.puzzle_emb_weight_decay,
+    )
+    _assert_params_close(
+      {"net": net, "puzzle_emb": table, "z0": params["z0"]},
+      opt_gold,
+      f"after_step{i}/",
+      atol=1e-7,
+      rtol=1e-6,
+      max_outliers=0,
+    )

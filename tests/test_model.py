@@ -8,31 +8,8 @@ import pytest
 
 import hrm_jax
 from hrm_jax import model
-
-TINY = hrm_jax.HRMConfig(
-  vocab_size=6,
-  seq_len=8,
-  num_puzzle_identifiers=5,
-  puzzle_emb_ndim=40,
-  hidden_size=32,
-  num_heads=2,
-  h_layers=1,
-  l_layers=1,
-  h_cycles=2,
-  l_cycles=2,
-  halt_max_steps=3,
-)
-# The Tiny Recursive Model on the same task: one module, a 3-token puzzle prefix, no Q-continue.
-TINY_TRM = TINY.replace(arch="trm", h_layers=0, l_layers=2, puzzle_emb_len=3, no_act_continue=True)
-
-
-def _batch(B=3, cfg=TINY, seed=0):
-  rng = np.random.default_rng(seed)
-  return {
-    "inputs": rng.integers(1, cfg.vocab_size, (B, cfg.seq_len)).astype(np.int32),
-    "labels": rng.integers(1, cfg.vocab_size, (B, cfg.seq_len)).astype(np.int32),
-    "puzzle_identifiers": rng.integers(0, cfg.num_puzzle_identifiers, (B,)).astype(np.int32),
-  }
+from tests.tiny import TINY, TINY_TRM
+from tests.tiny import batch as _batch
 
 
 def test_paper_config_parameter_count():

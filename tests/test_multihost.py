@@ -10,6 +10,7 @@ state, ACT carry, PRNG key, step) must be equal (bit for bit with 2 devices; to 
 rounding with 4, where the all-reduce sums in another order), and a two-process run
 resumed from its checkpoint must end bit-identical to the uninterrupted one.
 """
+
 from __future__ import annotations
 
 import json
@@ -25,14 +26,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-import tiny_run
+from tests import tiny as tiny_run
 
 REPO = Path(__file__).resolve().parents[1]
 TIMEOUT_S = 180
 # A process that failed may then hang in jax.distributed's shutdown barrier: its output says.
 FAILED = re.compile(r"^(Traceback \(most recent call last\)|error: )", re.MULTILINE)
-TIMING_FIELDS = {"time", "examples_per_s"}      # wall-clock figures in metrics.jsonl: not compared
-# What announces a cluster to JAX or to hrm_jax.training.parallel: none of it may leak in from outside.
+TIMING_FIELDS = {"time", "examples_per_s"}  # wall-clock figures in metrics.jsonl: not compared
+# What announces a cluster to JAX or to hrm_jax.training.parallel: none of it may leak in.
 CLUSTER_ENV = ("JAX_", "SLURM_", "OMPI_", "PMI_", "TPU_", "MEGASCALE_", "COORDINATOR_ADDRESS")
 
 
@@ -49,30 +50,42 @@ def _free_port() -> int:
 
 def _env(devices: int, **extra: str) -> dict[str, str]:
   env = {k: v for k, v in os.environ.items() if not k.startswith(CLUSTER_ENV)}
-  env.update(XLA_FLAGS=f"--xla_force_host_platform_device_count={devices}",
-             JAX_PLATFORMS="cpu", PYTHONPATH=os.pathsep.join(
-                 [str(REPO), *filter(None, [os.environ.get("PYTHONPATH")])]), **extra)
+  env.update(
+    XLA_FLAGS=f"--xla_force_host_platform_device_count={devices}",
+    JAX_PLATFORMS="cpu",
+    PYTHONPATH=os.pathsep.join([str(REPO), *filter(None, [os.environ.get("PYTHONPATH")])]),
+    **extra,
+  )
   return env
 
 
 class _Job:
   """`processes` processes of one training run (1: a plain single-process run)."""
 
-  def __init__(self, name: str, run_dir: Path, data: Path, *, processes: int, devices: int,
-               **train):
+  def __init__(
+    self, name: str, run_dir: Path, data: Path, *, processes: int, devices: int, **train
+  ):
     self.name, self.procs, self.logs, self.paths = name, [], [], []
     cmd = [sys.executable, "-m", "experiments.maze", *tiny_run.flags(run_dir, data, **train)]
     address = f"127.0.0.1:{_free_port()}"
     log_dir = run_dir.parent / f"{run_dir.name}_logs"
     log_dir.mkdir(parents=True, exist_ok=True)
     for i in range(processes):
-      extra = (dict(JAX_COORDINATOR_ADDRESS=address, JAX_NUM_PROCESSES=str(processes),
-                    JAX_PROCESS_ID=str(i)) if processes > 1 else {})
+      extra = (
+        dict(
+          JAX_COORDINATOR_ADDRESS=address, JAX_NUM_PROCESSES=str(processes), JAX_PROCESS_ID=str(i)
+        )
+        if processes > 1
+        else {}
+      )
       self.paths.append(log_dir / f"process{i}-{time.monotonic_ns()}.log")
       log = open(self.paths[-1], "w")
       self.logs.append(log)
-      self.procs.append(subprocess.Popen(cmd, cwd=REPO, env=_env(devices, **extra),
-                                         stdout=log, stderr=subprocess.STDOUT))
+      self.procs.append(
+        subprocess.Popen(
+          cmd, cwd=REPO, env=_env(devices, **extra), stdout=log, stderr=subprocess.STDOUT
+        )
+      )
 
   def tail(self, i: int, n: int = 3000) -> str:
     """The last `n` characters process `i` wrote (stdout and stderr)."""
@@ -95,14 +108,21 @@ def _wait(*jobs: _Job) -> None:
   try:
     while True:
       states = [(job, i, p.poll()) for job in jobs for i, p in enumerate(job.procs)]
-      bad = [(job, i, rc) for job, i, rc in states
-             if rc not in (None, 0) or (rc is None and FAILED.search(job.tail(i, 10**6)))]
+      bad = [
+        (job, i, rc)
+        for job, i, rc in states
+        if rc not in (None, 0) or (rc is None and FAILED.search(job.tail(i, 10**6)))
+      ]
       timed_out = time.monotonic() > deadline
       if bad or timed_out:
-        why = "; ".join(f"{job.name} process {i} " + (f"exited with {rc}" if rc is not None
-                                                       else "failed") for job, i, rc in bad)
-        detail = "\n".join(f"--- {job.name} process {i} (rc {rc}), output tail:\n{job.tail(i)}"
-                           for job, i, rc in states)
+        why = "; ".join(
+          f"{job.name} process {i} " + (f"exited with {rc}" if rc is not None else "failed")
+          for job, i, rc in bad
+        )
+        detail = "\n".join(
+          f"--- {job.name} process {i} (rc {rc}), output tail:\n{job.tail(i)}"
+          for job, i, rc in states
+        )
         pytest.fail(f"{why or f'timed out after {TIMEOUT_S}s'}\n{detail}", pytrace=False)
       if all(rc == 0 for _, _, rc in states):
         return
@@ -114,14 +134,18 @@ def _wait(*jobs: _Job) -> None:
 
 def _records(run_dir: Path) -> list[dict]:
   from hrm_jax.training import records
-  return [{k: v for k, v in r.items() if k not in TIMING_FIELDS}
-          for r in records.read_records(run_dir / "metrics.jsonl")]
+
+  return [
+    {k: v for k, v in r.items() if k not in TIMING_FIELDS}
+    for r in records.read_records(run_dir / "metrics.jsonl")
+  ]
 
 
 def _checkpoint(run_dir: Path, step: int) -> dict:
   """Every array item of checkpoint `step` as numpy, plus the loader's JSON state."""
   import jax
   import orbax.checkpoint as ocp
+
   path = run_dir / "checkpoints" / str(step)
   handler, out = ocp.PyTreeCheckpointHandler(), {}
   for item in ("params", "ema", "train"):
@@ -137,6 +161,7 @@ def _assert_same_checkpoint(got_dir: Path, want_dir: Path, step: int, tol: float
   arrays within tol * (their largest magnitude) (a different all-reduce order rounds
   differently); integer arrays (PRNG key, step) and the loader state always equal."""
   import jax
+
   got, want = _checkpoint(got_dir, step), _checkpoint(want_dir, step)
   assert got["loader"] == want["loader"]
   flat_got, flat_want = (jax.tree_util.tree_flatten_with_path(t)[0] for t in (got, want))
@@ -144,8 +169,9 @@ def _assert_same_checkpoint(got_dir: Path, want_dir: Path, step: int, tol: float
   for (path, g), (_, w) in zip(flat_got, flat_want):
     what = f"checkpoint {step}: {jax.tree_util.keystr(path)}"
     if tol and np.issubdtype(np.asarray(w).dtype, np.floating):
-      np.testing.assert_allclose(g, w, rtol=0, atol=tol * float(np.abs(w).max(initial=0)),
-                                 err_msg=what)
+      np.testing.assert_allclose(
+        g, w, rtol=0, atol=tol * float(np.abs(w).max(initial=0)), err_msg=what
+      )
     else:
       np.testing.assert_array_equal(g, w, err_msg=what)
 
@@ -164,10 +190,16 @@ def test_two_processes_train_like_one(data, tmp_path):
   at the end, checkpoints at 2 and 3."""
   train = dict(steps=3, log_every=1, eval_every=3, checkpoint_every=2, ema_rate=0.9)
   one, two = tmp_path / "one", tmp_path / "two"
-  _wait(_Job("1-process run", one, data, processes=1, devices=2, **train),
-        _Job("2-process run", two, data, processes=2, devices=1, **train))
+  _wait(
+    _Job("1-process run", one, data, processes=1, devices=2, **train),
+    _Job("2-process run", two, data, processes=2, devices=1, **train),
+  )
   assert [(r["step"], r["kind"]) for r in _records(one)] == [
-      (1, "train"), (2, "train"), (3, "train"), (3, "eval")]
+    (1, "train"),
+    (2, "train"),
+    (3, "train"),
+    (3, "eval"),
+  ]
   _assert_same_records(two, one)
   for step in (2, 3):
     _assert_same_checkpoint(two, one, step)
@@ -183,10 +215,17 @@ def test_two_processes_resume_from_their_checkpoint(data, tmp_path):
   restores it and ends bit-identical to its uninterrupted self."""
   train = dict(steps=4, log_every=1, eval_every=4, checkpoint_every=2, ema_rate=0.9)
   one, two, full = tmp_path / "one", tmp_path / "two", tmp_path / "two_uninterrupted"
-  _wait(_Job("1-process run", one, data, processes=1, devices=4, **train),
-        _Job("2-process run", two, data, processes=2, devices=2, **train))
+  _wait(
+    _Job("1-process run", one, data, processes=1, devices=4, **train),
+    _Job("2-process run", two, data, processes=2, devices=2, **train),
+  )
   assert [(r["step"], r["kind"]) for r in _records(one)] == [
-      (1, "train"), (2, "train"), (3, "train"), (4, "train"), (4, "eval")]
+    (1, "train"),
+    (2, "train"),
+    (3, "train"),
+    (4, "train"),
+    (4, "eval"),
+  ]
   _assert_same_records(two, one, rel=1e-5)
   for step in (2, 4):
     _assert_same_checkpoint(two, one, step, tol=1e-5)

@@ -91,7 +91,8 @@ def test_optim_config_refuses_out_of_range_values(field, value, message):
 
 def test_train_step_keeps_the_parameter_ema():
   """With ema_rate the state carries ema <- rate * ema + (1 - rate) * params after each update."""
-  from tests.test_model import TINY, _batch
+  from tests.tiny import TINY
+  from tests.tiny import batch as _batch
 
   params, oc, rate = hrm_jax.init(jax.random.key(0), TINY), hrm_jax.OptimConfig(), 0.75
   assert hrm_jax.init_train_state(params, oc).ema is None

@@ -1,4 +1,5 @@
 """The README's library snippet runs as written (documentation that cannot rot)."""
+
 import contextlib
 import io
 from pathlib import Path
@@ -9,7 +10,7 @@ README = Path(__file__).resolve().parents[1] / "README.md"
 def _library_snippet() -> str:
   text = README.read_text()
   start = text.index("```python\n", text.index("## Using it as a library")) + len("```python\n")
-  return text[start:text.index("```\n", start)]
+  return text[start : text.index("```\n", start)]
 
 
 def test_library_snippet_runs():

@@ -4,11 +4,11 @@ import warnings
 
 import numpy as np
 import pytest
-import tiny_run
 
 from hrm_jax.batch import IGNORE_LABEL
 from hrm_jax.data.loader import eval_batches
 from hrm_jax.training import evaluate, records, report
+from tests import tiny as tiny_run
 
 
 @pytest.fixture(scope="module")

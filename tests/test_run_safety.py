@@ -12,13 +12,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import tiny_run
 
 from experiments.configs import maze, parity
 from hrm_jax import TrainState, tasks
 from hrm_jax.config import ConfigError, HRMConfig
 from hrm_jax.data.format import DatasetMetadata
 from hrm_jax.training import checkpoint, experiment, records, runlock, train
+from tests import tiny as tiny_run
 
 REPO = Path(__file__).resolve().parents[1]
 ENV = {**os.environ, "PYTHONPATH": str(REPO)}

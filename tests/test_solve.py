@@ -429,7 +429,7 @@ def test_solve_from_a_training_run_dir(tmp_path, capsys, caplog):
   """A run's checkpoints (with EMA and the run-only items) answer like a model directory."""
   import logging
 
-  import tiny_run
+  from tests import tiny as tiny_run
 
   tiny_run.save_run_checkpoint(tmp_path / "run", 5, metric=0.0)
   (tmp_path / "m.txt").write_text(MAZE)

@@ -1,11 +1,12 @@
 """The training loop end to end on tiny mazes: it learns, and 8 devices match 1."""
+
 import jax
 import numpy as np
 import pytest
 
-import tiny_run
 from hrm_jax.tools import evaluate as evaluate_cli
-from hrm_jax.training import evaluate, model_dir, records, train
+from hrm_jax.training import model_dir, records, train
+from tests import tiny as tiny_run
 
 
 @pytest.fixture(scope="module")
@@ -38,8 +39,10 @@ def test_loss_falls_and_accuracy_rises(tiny):
 
 def test_evaluate_cli_reads_the_run(tiny, capsys):
   run_dir, summary = tiny
-  assert evaluate_cli.main(["--checkpoint", str(run_dir), "--max-examples", "64",
-                        "--batch-size", "32"]) == 0
+  assert (
+    evaluate_cli.main(["--checkpoint", str(run_dir), "--max-examples", "64", "--batch-size", "32"])
+    == 0
+  )
   out = capsys.readouterr().out
   assert '"exact_accuracy"' in out
   params, config, meta = model_dir.load_model(run_dir / "checkpoints")  # the export layout
@@ -58,5 +61,6 @@ def test_eight_devices_match_one(tmp_path, data):
     recs = records.read_records(tmp_path / f"dev{n}" / "metrics.jsonl")
     runs[n] = (params, [r["loss"] for r in recs if r["kind"] == "train"])
   np.testing.assert_allclose(runs[1][1], runs[8][1], rtol=1e-4)
-  jax.tree.map(lambda a, b: np.testing.assert_allclose(a, b, rtol=1e-3, atol=1e-4),
-               runs[1][0], runs[8][0])
+  jax.tree.map(
+    lambda a, b: np.testing.assert_allclose(a, b, rtol=1e-3, atol=1e-4), runs[1][0], runs[8][0]
+  )

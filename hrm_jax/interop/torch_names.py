@@ -6,6 +6,7 @@ wrapped in ACTLossHead they get "model." in front and, compiled by pretrain.py,
 (Dense kernels) here. This is the single place that knows those names;
 checkpoint import/export builds on it.
 """
+
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
@@ -16,8 +17,12 @@ from hrm_jax.config import HRMConfig
 from hrm_jax.errors import UserError
 
 PREFIXES = ("_orig_mod.", "model.")
-_LAYER = {"self_attn.qkv_proj.weight": ("attn", "qkv"), "self_attn.o_proj.weight": ("attn", "out"),
-          "mlp.gate_up_proj.weight": ("mlp", "gate_up"), "mlp.down_proj.weight": ("mlp", "down")}
+_LAYER = {
+  "self_attn.qkv_proj.weight": ("attn", "qkv"),
+  "self_attn.o_proj.weight": ("attn", "out"),
+  "mlp.gate_up_proj.weight": ("mlp", "gate_up"),
+  "mlp.down_proj.weight": ("mlp", "down"),
+}
 
 
 class StateDictError(UserError, ValueError):
@@ -28,7 +33,7 @@ def strip_prefix(key: str) -> str:
   """'_orig_mod.model.inner.x' -> 'inner.x'."""
   for p in PREFIXES:
     if key.startswith(p):
-      key = key[len(p):]
+      key = key[len(p) :]
   return key
 
 
@@ -47,8 +52,11 @@ def name_map(config: HRMConfig) -> Iterator[tuple[str, tuple[str, ...], bool]]:
   for level, n_layers in (("H", config.h_layers), ("L", config.l_layers)):
     for i in range(n_layers):
       for suffix, (block, proj) in _LAYER.items():
-        yield (f"inner.{level}_level.layers.{i}.{suffix}",
-               ("net", level, f"layers_{i}", block, proj, "kernel"), True)
+        yield (
+          f"inner.{level}_level.layers.{i}.{suffix}",
+          ("net", level, f"layers_{i}", block, proj, "kernel"),
+          True,
+        )
 
 
 def _get(tree, path):
@@ -63,8 +71,9 @@ def _set(tree, path, value):
   tree[path[-1]] = value
 
 
-def params_from_state_dict(state_dict: Mapping[str, np.ndarray], config: HRMConfig,
-                           expected: dict | None = None) -> dict:
+def params_from_state_dict(
+  state_dict: Mapping[str, np.ndarray], config: HRMConfig, expected: dict | None = None
+) -> dict:
   """Reference state_dict (numpy arrays, any of the known prefixes) -> hrm_jax params.
 
   `expected` (e.g. `jax.eval_shape(init, ...)`) enables the shape check; every

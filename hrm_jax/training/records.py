@@ -5,6 +5,7 @@
 a killed-and-resumed run leaves the same file as an uninterrupted one (up to
 the wall-clock "time" fields).
 """
+
 from __future__ import annotations
 
 import json
@@ -30,18 +31,22 @@ def _tensorboard_writer():
   or None after one line naming the package to install."""
   try:
     from tensorboardX import SummaryWriter
+
     return SummaryWriter
   except ImportError:
     pass
   try:
     from torch.utils.tensorboard import SummaryWriter
+
     return SummaryWriter
   except ImportError as e:
     missing = getattr(e, "name", None) or "tensorboard"
   if missing.startswith("torch"):
-    missing = "tensorboardX"                 # no torch either: the lighter of the two writers
-  print(f"train.tensorboard is set but the {missing!r} package is not installed "
-        f"(pip install {missing}): not logging to TensorBoard")
+    missing = "tensorboardX"  # no torch either: the lighter of the two writers
+  print(
+    f"train.tensorboard is set but the {missing!r} package is not installed "
+    f"(pip install {missing}): not logging to TensorBoard"
+  )
   return None
 
 
@@ -56,23 +61,37 @@ class Recorder:
     enabled: False on processes other than 0.
   """
 
-  def __init__(self, run_dir: Path, resume_step: int | None, config: dict | None = None,
-               wandb: bool = False, tensorboard: bool = False, enabled: bool = True):
+  def __init__(
+    self,
+    run_dir: Path,
+    resume_step: int | None,
+    config: dict | None = None,
+    wandb: bool = False,
+    tensorboard: bool = False,
+    enabled: bool = True,
+  ):
     self.path = Path(run_dir) / "metrics.jsonl"
     self.enabled = enabled
     self.t0 = time.time()
     self._wandb = self._tb = None
     if not enabled:
       return
-    kept = [r for r in read_records(self.path)
-            if resume_step is not None and r["step"] <= resume_step]
+    kept = [
+      r for r in read_records(self.path) if resume_step is not None and r["step"] <= resume_step
+    ]
     self.path.parent.mkdir(parents=True, exist_ok=True)
     self.path.write_text("".join(json.dumps(r) + "\n" for r in kept))
     if wandb:
       try:
         import wandb as wb
-        self._wandb = wb.init(project="hrm_jax", config=config, dir=str(run_dir),
-                              name=Path(run_dir).name, resume="allow")
+
+        self._wandb = wb.init(
+          project="hrm_jax",
+          config=config,
+          dir=str(run_dir),
+          name=Path(run_dir).name,
+          resume="allow",
+        )
       except ImportError:
         print("train.wandb is set but wandb is not installed: not logging to W&B")
     if tensorboard:

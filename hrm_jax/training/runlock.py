@@ -10,6 +10,7 @@ is stale: it is taken over with one printed line. On a filesystem without
 flock the pid is checked instead (a lock from another host is then refused,
 with a hint naming the file to delete once that run is known to be gone).
 """
+
 from __future__ import annotations
 
 import fcntl
@@ -36,7 +37,7 @@ def _pid_alive(pid) -> bool:
   except ProcessLookupError:
     return False
   except PermissionError:
-    pass                                   # exists, owned by another user
+    pass  # exists, owned by another user
   return True
 
 
@@ -57,29 +58,34 @@ class RunLock:
   def _refuse(self, owner: dict) -> RunLocked:
     where = f"pid {owner.get('pid', '?')} on {owner.get('host', '?')}"
     since = f", since {owner['since']}" if owner.get("since") else ""
-    return RunLocked(f"{self.path.parent} is in use by another training ({where}{since})",
-                     hint="wait for it to end, or pass another --config.run_dir")
+    return RunLocked(
+      f"{self.path.parent} is in use by another training ({where}{since})",
+      hint="wait for it to end, or pass another --config.run_dir",
+    )
 
   def acquire(self) -> None:
     """Take the lock; raises RunLocked if a live training holds it."""
     if not self.enabled or self._fd is not None:
       return
-    for _ in range(10):                    # the file may be replaced while we open it
+    for _ in range(10):  # the file may be replaced while we open it
       try:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
       except OSError as e:
-        raise UserError(f"run directory {self.path.parent} is not writable "
-                        f"({e.strerror or e})", hint="pass a writable --config.run_dir") from e
+        raise UserError(
+          f"run directory {self.path.parent} is not writable ({e.strerror or e})",
+          hint="pass a writable --config.run_dir",
+        ) from e
       owner = _read(fd)
       try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
       except BlockingIOError:
         os.close(fd)
         raise self._refuse(owner) from None
-      except OSError:                      # no flock here: judge by the recorded pid
+      except OSError:  # no flock here: judge by the recorded pid
         if owner.get("pid") != self.owner["pid"] and (
-            owner.get("host") not in (None, self.owner["host"]) or _pid_alive(owner.get("pid"))):
+          owner.get("host") not in (None, self.owner["host"]) or _pid_alive(owner.get("pid"))
+        ):
           os.close(fd)
           err = self._refuse(owner)
           err.hint = f"if that training is gone, delete {self.path}"
@@ -88,16 +94,19 @@ class RunLock:
         same = os.stat(self.path).st_ino == os.fstat(fd).st_ino
       except FileNotFoundError:
         same = False
-      if not same:                         # released (unlinked) between open and flock
+      if not same:  # released (unlinked) between open and flock
         os.close(fd)
         continue
       owner = _read(fd)
       if owner.get("pid") is not None:
-        print(f"taking over the stale lock of pid {owner['pid']} on {owner.get('host', '?')} "
-              f"(no longer running): {self.path}")
+        print(
+          f"taking over the stale lock of pid {owner['pid']} on {owner.get('host', '?')} "
+          f"(no longer running): {self.path}"
+        )
       os.ftruncate(fd, 0)
-      os.pwrite(fd, json.dumps({**self.owner, "since": time.strftime("%Y-%m-%d %H:%M:%S")})
-                .encode(), 0)
+      os.pwrite(
+        fd, json.dumps({**self.owner, "since": time.strftime("%Y-%m-%d %H:%M:%S")}).encode(), 0
+      )
       os.fsync(fd)
       self._fd = fd
       return

@@ -6,6 +6,7 @@ on fixed weights; see that folder's README.md and optim_golden_README.md for exa
 how every array was made. This script only selects keys; values are unchanged.
 Run from the repo root: python tests/golden/trim.py
 """
+
 import pathlib
 
 import numpy as np
@@ -16,13 +17,19 @@ DST = pathlib.Path(__file__).resolve().parent
 
 def main():
   hrm = np.load(SRC / "hrm_golden.npz")
-  keep = [k for k in hrm.files
-          if k.startswith(("inner.", "unit/", "stablemax/", "eval/", "train/"))
-          or k in ("inputs", "labels", "puzzle_identifiers")]
+  keep = [
+    k
+    for k in hrm.files
+    if k.startswith(("inner.", "unit/", "stablemax/", "eval/", "train/"))
+    or k in ("inputs", "labels", "puzzle_identifiers")
+  ]
   np.savez_compressed(DST / "hrm_golden.npz", **{k: hrm[k] for k in keep})
   opt = np.load(SRC / "optim_golden.npz")
-  keep = [k for k in opt.files if not k.startswith(("initial/", "step1/adam/", "step2/adam/"))
-          or k.endswith("/step")]
+  keep = [
+    k
+    for k in opt.files
+    if not k.startswith(("initial/", "step1/adam/", "step2/adam/")) or k.endswith("/step")
+  ]
   np.savez_compressed(DST / "optim_golden.npz", **{k: opt[k] for k in keep})
   for f in ("step_0", "step_0_plain.pt", "all_config.yaml"):
     (DST / "ckpt").mkdir(exist_ok=True)

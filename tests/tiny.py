@@ -1,8 +1,39 @@
-"""A tiny maze experiment shared by the training, checkpoint and evaluation tests."""
+"""What the tests share: the tiny model configs and batches, and a tiny maze experiment."""
 
 from pathlib import Path
 
+import numpy as np
+
 from experiments.configs import maze
+from hrm_jax.config import HRMConfig
+
+# The model-level tests' HRM: 2 cycles of 1+1 blocks, 3 ACT segments.
+TINY = HRMConfig(
+  vocab_size=6,
+  seq_len=8,
+  num_puzzle_identifiers=5,
+  puzzle_emb_ndim=40,
+  hidden_size=32,
+  num_heads=2,
+  h_layers=1,
+  l_layers=1,
+  h_cycles=2,
+  l_cycles=2,
+  halt_max_steps=3,
+)
+# The Tiny Recursive Model on the same task: one module, a 3-token puzzle prefix, no Q-continue.
+TINY_TRM = TINY.replace(arch="trm", h_layers=0, l_layers=2, puzzle_emb_len=3, no_act_continue=True)
+
+
+def batch(B=3, cfg=TINY, seed=0):
+  """A random labelled batch of `B` rows for `cfg` (tokens 1..vocab-1, any puzzle id)."""
+  rng = np.random.default_rng(seed)
+  return {
+    "inputs": rng.integers(1, cfg.vocab_size, (B, cfg.seq_len)).astype(np.int32),
+    "labels": rng.integers(1, cfg.vocab_size, (B, cfg.seq_len)).astype(np.int32),
+    "puzzle_identifiers": rng.integers(0, cfg.num_puzzle_identifiers, (B,)).astype(np.int32),
+  }
+
 
 DATA_ARGS = dict(generator="perfect", size=5, min_path=4, train_size=256, test_size=64, seed=0)
 
