@@ -122,5 +122,10 @@ def main(argv: list[str] | None = None) -> int:
   return 0
 
 
-if __name__ == "__main__":
+def cli() -> None:
+  """The `hrm-evaluate` console script: `main` with one-line errors; exits with its status."""
   sys.exit(errors.guard(main))
+
+
+if __name__ == "__main__":
+  cli()
