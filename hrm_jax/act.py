@@ -6,6 +6,7 @@ slots to the new batch rows, runs one segment, and decides which slots halt.
 
 from __future__ import annotations
 
+import typing
 from typing import Literal
 
 import flax.struct
@@ -17,17 +18,29 @@ from hrm_jax import model
 from hrm_jax.batch import labels_of, validate_batch
 from hrm_jax.config import HRMConfig
 
-EvalHalt = Literal["none", "q_halt", "q_halt_gt_continue"]
-# The halting rule at evaluation wherever a caller does not choose one (training halts the same
-# way).
-DEFAULT_HALT_RULE: EvalHalt = "q_halt_gt_continue"
+EvalHalt = Literal["model", "q_halt", "q_halt_gt_continue", "none"]
+HALT_RULES: tuple[str, ...] = typing.get_args(EvalHalt)
+# The halting rule at evaluation wherever a caller does not choose one: the model's own.
+DEFAULT_HALT_RULE: EvalHalt = "model"
+
+
+def trained_halt_rule(cfg: HRMConfig) -> EvalHalt:
+  """The rule `cfg` trains with: q_halt > q_continue, or q_halt > 0 without Q-continue."""
+  return "q_halt" if cfg.no_act_continue else "q_halt_gt_continue"
+
+
+def resolve_halt_rule(rule: EvalHalt, cfg: HRMConfig) -> EvalHalt:
+  """`rule` with "model" replaced by the rule `cfg` trains with; ValueError if unknown."""
+  if rule not in HALT_RULES:
+    raise ValueError(f"the halting rule must be one of {HALT_RULES}, got {rule!r}")
+  return trained_halt_rule(cfg) if rule == "model" else rule
 
 
 def halt_fires(q_halt_B: jax.Array, q_continue_B: jax.Array, rule: EvalHalt) -> jax.Array:
   """[B] bool: does the halting `rule` say stop? ("none": never; the segment limit still does.)
 
-  "q_halt": q_halt > 0; "q_halt_gt_continue": q_halt > q_continue (also the rule of
-  training, before exploration).
+  "q_halt": q_halt > 0; "q_halt_gt_continue": q_halt > q_continue. Resolve "model" first
+  (`resolve_halt_rule`).
   """
   if rule == "none":
     return jnp.zeros(q_halt_B.shape, bool)
@@ -35,9 +48,7 @@ def halt_fires(q_halt_B: jax.Array, q_continue_B: jax.Array, rule: EvalHalt) -> 
     return q_halt_B > 0
   if rule == "q_halt_gt_continue":
     return q_halt_B > q_continue_B
-  raise ValueError(
-    f"the halting rule must be 'none', 'q_halt' or 'q_halt_gt_continue', got {rule!r}"
-  )
+  raise ValueError(f"halt_fires needs a resolved rule (see resolve_halt_rule), got {rule!r}")
 
 
 @flax.struct.dataclass
@@ -141,8 +152,7 @@ def segment(
   if train and max_steps > 1:
     if rng is None:
       raise ValueError("apply(train=True) needs an rng for halting exploration")
-    train_rule = "q_halt" if cfg.no_act_continue else "q_halt_gt_continue"
-    halted = halted | halt_fires(q_halt_ng, q_continue_ng, train_rule)
+    halted = halted | halt_fires(q_halt_ng, q_continue_ng, trained_halt_rule(cfg))
     k_explore, k_min = jax.random.split(rng)
     explore = jax.random.uniform(k_explore, q_halt.shape) < cfg.halt_exploration_prob
     min_halt = explore * jax.random.randint(k_min, steps.shape, 2, max_steps + 1)
@@ -150,7 +160,7 @@ def segment(
     if not cfg.no_act_continue:
       out["target_q_continue"] = _q_continue_target(net, x_BxTxD, (z_H, z_L), is_last, cfg)
   else:
-    halted = halted | halt_fires(q_halt_ng, q_continue_ng, eval_halt)
+    halted = halted | halt_fires(q_halt_ng, q_continue_ng, resolve_halt_rule(eval_halt, cfg))
 
   new_carry = carry.replace(z_H=z_H, z_L=z_L, steps=steps, halted=halted)
   return new_carry, out

@@ -5,8 +5,10 @@ import functools
 import jax
 import jax.numpy as jnp
 import numpy as np
+import pytest
 
 import hrm_jax
+from hrm_jax import act
 from tests.tiny import TINY, TINY_TRM
 from tests.tiny import batch as _batch
 
@@ -88,3 +90,12 @@ def test_no_act_continue_halts_on_q_halt_alone():
   assert set(_halting_steps(params, prob=0.0, cfg=TINY_TRM)) == {1}
   with_q_continue = TINY_TRM.replace(no_act_continue=False)
   assert set(_halting_steps(params, prob=0.0, cfg=with_q_continue)) == {5}
+
+
+def test_the_model_halting_rule_is_the_one_it_trains_with():
+  """ "model" resolves to q_halt > q_continue for HRM and to q_halt > 0 without Q-continue."""
+  assert act.resolve_halt_rule("model", TINY) == "q_halt_gt_continue"
+  assert act.resolve_halt_rule("model", TINY_TRM) == "q_halt"
+  assert act.resolve_halt_rule("none", TINY_TRM) == "none"
+  with pytest.raises(ValueError, match="one of"):
+    act.resolve_halt_rule("q_cont", TINY)

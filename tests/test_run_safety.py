@@ -103,6 +103,19 @@ def test_second_training_on_a_locked_run_dir_is_one_line(tmp_path, data):
 # ----------------------------------------------------------------------------- resume
 
 
+def test_resume_accepts_a_config_saved_before_new_fields_existed(tmp_path):
+  """A run saved by an older release (no arch field, the halting rule by name) resumes; a
+  real change next to it is still refused."""
+  cfg = maze.get_config("cpu")
+  saved = json.loads(cfg.to_json())
+  del saved["model"]["arch"], saved["model"]["mlp_t"]
+  saved["eval"]["halt_rule"] = "q_halt_gt_continue"
+  assert experiment.check_resume(saved, cfg, tmp_path) == []
+  saved["model"]["hidden_size"] += 1
+  with pytest.raises(ConfigError, match="model.hidden_size"):
+    experiment.check_resume(saved, cfg, tmp_path)
+
+
 def test_resume_refuses_other_settings_and_allows_safe_ones(tmp_path, data, run20, capsys):
   run_dir = _copy(run20, tmp_path / "run")
   saved = (run_dir / "config.json").read_text()

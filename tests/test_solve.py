@@ -320,7 +320,7 @@ def test_sudoku_validity_check():
 def test_halting_rule_defaults_to_the_one_of_evaluation(golden_dir, capsys):
   import inspect
 
-  assert act.DEFAULT_HALT_RULE == "q_halt_gt_continue"
+  assert act.DEFAULT_HALT_RULE == "model"
   assert solve._parser().get_default("halt") == act.DEFAULT_HALT_RULE
   assert inspect.signature(inference.solve).parameters["eval_halt"].default == act.DEFAULT_HALT_RULE
   assert solve.main(["--checkpoint", str(golden_dir), "--sudoku", SUDOKU, "--halt", "none"]) == 0

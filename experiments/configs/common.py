@@ -77,7 +77,7 @@ def base_config() -> ml_collections.ConfigDict:
   c.eval = ml_collections.ConfigDict()  # evaluation on the test split
   c.eval.global_batch_size = 768  # examples per evaluation batch (last one padded)
   c.eval.halt_max_steps = 0  # segments at evaluation (0 = model.halt_max_steps)
-  c.eval.halt_rule = "q_halt_gt_continue"  # halting at eval: or "q_halt" (q_halt > 0)
+  c.eval.halt_rule = "model"  # halting at eval: the trained rule, "q_halt" or "q_halt_gt_continue"
   c.eval.max_examples = 0  # periodic evaluations: the first N test examples (0 = all)
   c.eval.final_max_examples = 0  # the evaluation at the end: first N test examples (0 = all)
   c.eval.pass_ks = (1, 2, 5, 10, 100, 1000)  # ARC: the K of pass@K (each by both rules)

@@ -41,8 +41,8 @@ def main(argv: list[str] | None = None) -> int:
   p.add_argument(
     "--halt-rule",
     default=act.DEFAULT_HALT_RULE,
-    choices=("q_halt", "q_halt_gt_continue"),
-    help="halting rule of the halt/ metrics",
+    choices=[r for r in act.HALT_RULES if r != "none"],
+    help="halting rule of the halt/ metrics ('model': the rule the model trains with)",
   )
   p.add_argument(
     "--batch-size",

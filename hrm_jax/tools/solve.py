@@ -8,7 +8,7 @@
 
 The model runs `halt_max_steps` ACT segments (hrm_jax.training.inference.solve); each
 answer is the one of the first segment where the halting rule fires (default
-act.DEFAULT_HALT_RULE, as at evaluation and training) and is printed with the
+"model": the rule the model trains with, as at evaluation) and is printed with the
 segments used and the halting confidence sigmoid(q_halt). Malformed puzzles
 (wrong size, unknown characters) and puzzles without a solution (contradicting
 or incompletable Sudoku givens, a maze without an S-G path) are refused in one
@@ -122,8 +122,8 @@ def _parser() -> argparse.ArgumentParser:
     default=act.DEFAULT_HALT_RULE,
     choices=inference.HALT_RULES,
     help="halting rule: the answer is the first segment's where it fires "
-    f"(default {act.DEFAULT_HALT_RULE}, as evaluation and training; 'none': the "
-    "last segment's)",
+    f"(default {act.DEFAULT_HALT_RULE}: the rule it trains with, as at evaluation; 'none': "
+    "the last segment's)",
   )
   return p
 

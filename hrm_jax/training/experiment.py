@@ -15,12 +15,12 @@ from pathlib import Path
 
 from ml_collections import ConfigDict
 
-from hrm_jax import tasks
+from hrm_jax import act, tasks
 from hrm_jax.config import ConfigError, HRMConfig
 from hrm_jax.data.format import DatasetFormatError, DatasetMetadata, read_metadata
 from hrm_jax.train_step import OptimConfig
 
-HALT_RULES = ("q_halt", "q_halt_gt_continue")
+HALT_RULES = tuple(r for r in act.HALT_RULES if r != "none")  # eval.halt_rule
 
 # Fields a resumed run may change: they decide when to evaluate, log or save, and how
 # evaluations are batched, subsampled, scored (which pass@K) and drawn, never what is
@@ -367,13 +367,26 @@ def check_same_dataset(saved: dict, data_path: Path) -> None:
     )
 
 
+def _same_meaning(key: str, old, new, cfg: ConfigDict) -> bool:
+  """Whether a saved value and a new one that differ in text mean the same run: a model field
+  that an older release did not have, at its default, and a halting rule named either by
+  its name or as "model"."""
+  defaults = {f.name: f.default for f in dataclasses.fields(HRMConfig)}
+  field = key.removeprefix("model.")
+  if key.startswith("model.") and old == "(absent)" and defaults.get(field, old) == new:
+    return True
+  if key == "eval.halt_rule":
+    return {old, new} == {"model", act.trained_halt_rule(HRMConfig(**cfg.model.to_dict()))}
+  return False
+
+
 def check_resume(saved: dict, cfg: ConfigDict, where: Path) -> list[str]:
   """Compare a run's saved config with the new one; returns the allowed changes as text.
 
   Raises ConfigError listing every difference outside SAFE_FIELDS (and the run's length
   when the learning rate decays over it).
   """
-  diffs = differences(saved, cfg)
+  diffs = {k: v for k, v in differences(saved, cfg).items() if not _same_meaning(k, *v, cfg)}
   constant_lr = saved.get("optim", {}).get("lr_min_ratio") == 1.0 == cfg.optim.lr_min_ratio
   allowed = SAFE_FIELDS | (LENGTH_FIELDS if constant_lr else frozenset())
   bad = [

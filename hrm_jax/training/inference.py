@@ -25,7 +25,7 @@ from hrm_jax.data.format import read_split
 from hrm_jax.data.loader import eval_batches
 from hrm_jax.training import parallel
 
-HALT_RULES = ("q_halt", "q_halt_gt_continue", "none")
+HALT_RULES = act.HALT_RULES
 CHUNK = 64  # puzzles per model call in `solve` (the last call is padded to the same shape)
 
 
@@ -63,8 +63,10 @@ def make_eval_fn(config: HRMConfig, num_segments: int, halt_rule: str = act.DEFA
   loss head's per-example values there (labelled, lm_loss, q_halt_loss,
   q_halt_correct [B]); halt_pred [B,S], halt_q [B], halt_steps [B] at the first
   segment where the halting rule fires ("q_halt": q_halt > 0;
-  "q_halt_gt_continue": q_halt > q_continue), or the last segment if it never does.
+  "q_halt_gt_continue": q_halt > q_continue; "model": the rule the config trains with), or
+  the last segment if it never does.
   """
+  halt_rule = act.resolve_halt_rule(halt_rule, config)
 
   def run(params, batch):
     B = batch["inputs"].shape[0]
@@ -200,8 +202,7 @@ def solve(
   config.halt_max_steps) segments. The segments are run by `make_eval_fn`,
   in calls of CHUNK rows.
   """
-  if eval_halt not in HALT_RULES:
-    raise ValueError(f"eval_halt must be one of {HALT_RULES}, got {eval_halt!r}")
+  eval_halt = act.resolve_halt_rule(eval_halt, config)
   inputs = np.asarray(inputs, np.int32)
   if inputs.ndim == 1:
     inputs = inputs[None]
