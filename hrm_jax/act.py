@@ -56,7 +56,7 @@ class Carry:
   """State streamed across ACT steps; one slot per batch row."""
 
   z_H: jax.Array  # [B, P+S, D] high-level state
-  z_L: jax.Array  # [B, P+S, D] low-level state
+  z_L: jax.Array  # [B, P+S, D] low-level state (arch="transformer": zeros, never read)
   steps: jax.Array  # [B] int32 segments run on the current example
   halted: jax.Array  # [B] bool: the slot takes a new example next call
   inputs: jax.Array  # [B, S] int32 current example of each slot
@@ -93,7 +93,8 @@ def reset_carry(params: dict, carry: Carry, batch: dict, config: HRMConfig) -> C
   z0 = lax.stop_gradient(params["z0"])
   return Carry(
     z_H=take(z0["H"].astype(config.dtype)[None, None], carry.z_H),
-    z_L=take(z0["L"].astype(config.dtype)[None, None], carry.z_L),
+    # An arch without an L state (the transformer) carries z_L through unread.
+    z_L=take(z0["L"].astype(config.dtype)[None, None], carry.z_L) if "L" in z0 else carry.z_L,
     steps=jnp.where(h, 0, carry.steps),
     halted=h,
     inputs=take(batch["inputs"], carry.inputs),

@@ -21,8 +21,9 @@ class HRMConfig:
   """Static hyper-parameters of one model. Hashable, so it can be a jit static arg.
 
   Defaults are the HRM paper's Sudoku configuration (27.3M parameters). `arch` picks the
-  recursion (hrm_jax/archs): "hrm" (two modules H and L) or "trm" (the Tiny Recursive
-  Model: one module of l_layers blocks, h_layers must be 0).
+  recursion (hrm_jax/archs): "hrm" (two modules H and L), "trm" (the Tiny Recursive
+  Model: one module of l_layers blocks, h_layers must be 0) or "transformer" (the TRM
+  release's baseline: h_layers blocks applied once per ACT step; l_layers 0, cycles 1).
   """
 
   arch: str = "hrm"  # architecture, a name of hrm_jax.archs.REGISTRY
@@ -35,7 +36,7 @@ class HRMConfig:
   num_heads: int = 8  # attention heads; head_dim = D / heads
   expansion: float = 4.0  # SwiGLU width factor (before the 2/3 and 256 rounding)
   h_layers: int = 4  # blocks in the high-level module H
-  l_layers: int = 4  # blocks in the low-level module L
+  l_layers: int = 4  # blocks in the low-level module L (0 for arch="transformer")
   h_cycles: int = 2  # N: H updates per segment
   l_cycles: int = 2  # T: L updates per H update
   pos_encodings: Literal["rope", "learned", "none"] = "rope"  # position scheme
@@ -60,12 +61,11 @@ class HRMConfig:
       "num_puzzle_identifiers",
       "hidden_size",
       "num_heads",
-      "l_layers",
       "h_cycles",
       "l_cycles",
       "halt_max_steps",
     )
-    for name in positive + ("h_layers", "puzzle_emb_ndim", "puzzle_emb_len"):
+    for name in positive + ("h_layers", "l_layers", "puzzle_emb_ndim", "puzzle_emb_len"):
       value = getattr(self, name)
       least = 1 if name in positive else 0
       if not isinstance(value, int) or value < least:

@@ -13,7 +13,7 @@ Parameters are a plain pytree (nested dicts of arrays):
       "q_head": {"kernel": [D, 2], "bias": [2]},
     },
     "puzzle_emb": [num_puzzle_identifiers, puzzle_emb_ndim],  # sign-SGD; absent if ndim 0
-    "z0": {"H": [D], "L": [D]},         # fixed initial states, never trained
+    "z0": {"H": [D], "L": [D]},         # fixed initial states, never trained (transformer: H)
   }
 """
 
@@ -37,9 +37,10 @@ def init(rng: jax.Array, config: HRMConfig) -> dict:
   cfg = config
   D, T, pdt = cfg.hidden_size, cfg.total_len, jnp.dtype(cfg.param_dtype)
   keys = jax.random.split(rng, 8)
+  arch = archs.get(cfg.arch)
   net = {
     "embed_tokens": trunc_normal(D**-0.5)(keys[0], (cfg.vocab_size, D), pdt),
-    **archs.get(cfg.arch).init_net(keys[1:3], cfg),
+    **arch.init_net(keys[1:3], cfg),
     "lm_head": {"kernel": lecun_trunc_normal(keys[3], (D, cfg.vocab_size), pdt)},
     "q_head": {"kernel": jnp.zeros((D, 2), pdt), "bias": jnp.full((2,), -5.0, pdt)},
   }
@@ -47,7 +48,7 @@ def init(rng: jax.Array, config: HRMConfig) -> dict:
     net["embed_pos"] = trunc_normal(D**-0.5)(keys[4], (T, D), pdt)
   params = {
     "net": net,
-    "z0": {"H": trunc_normal(1.0)(keys[5], (D,), pdt), "L": trunc_normal(1.0)(keys[6], (D,), pdt)},
+    "z0": {s: trunc_normal(1.0)(keys[5 + i], (D,), pdt) for i, s in enumerate(arch.STATES)},
   }
   if cfg.puzzle_emb_ndim > 0:
     params["puzzle_emb"] = jnp.zeros((cfg.num_puzzle_identifiers, cfg.puzzle_emb_ndim), pdt)

@@ -8,7 +8,11 @@ import hrm_jax
 from tests.tiny import TINY, TINY_TRM
 from tests.tiny import batch as _batch
 
-CONFIGS = {"hrm": TINY, "trm_mlp": TINY_TRM.replace(mlp_t=True, pos_encodings="none")}
+CONFIGS = {
+  "hrm": TINY,
+  "trm_mlp": TINY_TRM.replace(mlp_t=True, pos_encodings="none"),
+  "transformer": TINY.replace(arch="transformer", h_layers=2, l_layers=0, h_cycles=1, l_cycles=1),
+}
 STATIC = ("config", "train", "halt_max_steps", "eval_halt")
 
 

@@ -11,6 +11,7 @@ import pytest
 
 import hrm_jax
 from hrm_jax import act, layers, model
+from hrm_jax.interop import torch_names
 from hrm_jax.losses import stablemax_cross_entropy
 
 GOLDEN = pathlib.Path(__file__).parent / "golden" / "trm"
@@ -31,15 +32,6 @@ TRAIN_HALTING = {
     ([T, T, F, T], [1, 3, 3, 1]),
     ([T, F, T, T], [1, 1, 4, 1]),
   ],
-}
-# torch suffix of inner.L_level.layers.{i}.* -> our path under net["L"][f"layers_{i}"]
-_LAYER = {
-  "self_attn.qkv_proj.weight": ("attn", "qkv"),
-  "self_attn.o_proj.weight": ("attn", "out"),
-  "mlp_t.gate_up_proj.weight": ("mlp_t", "gate_up"),
-  "mlp_t.down_proj.weight": ("mlp_t", "down"),
-  "mlp.gate_up_proj.weight": ("mlp", "gate_up"),
-  "mlp.down_proj.weight": ("mlp", "down"),
 }
 
 
@@ -68,26 +60,6 @@ def _config(variant: str) -> hrm_jax.HRMConfig:
   )
 
 
-def _names(cfg):
-  """(torch key, our params path, transposed) for every tensor of the TRM."""
-  yield "inner.H_init", ("z0", "H"), False
-  yield "inner.L_init", ("z0", "L"), False
-  yield "inner.puzzle_emb.weights", ("puzzle_emb",), False
-  yield "inner.embed_tokens.embedding_weight", ("net", "embed_tokens"), False
-  yield "inner.lm_head.weight", ("net", "lm_head", "kernel"), True
-  yield "inner.q_head.weight", ("net", "q_head", "kernel"), True
-  yield "inner.q_head.bias", ("net", "q_head", "bias"), False
-  mixer = ("mlp_t",) if cfg.mlp_t else ("self_attn",)
-  for i in range(cfg.l_layers):
-    for suffix, path in _LAYER.items():
-      if suffix.split(".")[0] in mixer + ("mlp",):
-        yield (
-          f"inner.L_level.layers.{i}.{suffix}",
-          ("net", "L", f"layers_{i}", *path, "kernel"),
-          True,
-        )
-
-
 def _get(tree, path):
   for p in path:
     tree = tree[p]
@@ -97,7 +69,7 @@ def _get(tree, path):
 def _params(gold, cfg):
   """The golden weights as our params; tree, shapes and dtypes checked against init's."""
   params = {}
-  for key, path, transposed in _names(cfg):
+  for key, path, transposed in torch_names.name_map(cfg):
     node = params
     for p in path[:-1]:
       node = node.setdefault(p, {})
@@ -209,7 +181,7 @@ def test_train_four_act_steps_with_gradients(case):
     return jax.value_and_grad(loss_fn, (0, 1), has_aux=True)(params["net"], rows)
 
   carry = hrm_jax.initial_carry(batch, cfg)
-  names = [n for n in _names(cfg) if n[1][0] == "net"]
+  names = [n for n in torch_names.name_map(cfg) if n[1][0] == "net"]
   for i in range(4):
     carry = _from_reference(carry, gold, f"train/step{i - 1}/")
     (loss, (carry, out, metrics)), (g_net, g_rows) = train_grads(params, carry)

@@ -1,6 +1,8 @@
 """The registry of architectures: a name of `HRMConfig.arch` -> the module implementing it.
 
 An architecture module provides
+  STATES                                the names of its recurrent states ("H", "L"); each
+                                        has a fixed initial vector params["z0"][name]
   check_config(cfg)                     raise ConfigError for settings it cannot run
   init_net(keys, cfg) -> dict           its entries of params["net"] (keys: 2 PRNG keys)
   recursion(net, z_H, z_L, x, cfg)      one segment: (z_H, z_L) -> (z_H, z_L), [B, P+S, D]
@@ -17,6 +19,7 @@ from types import ModuleType
 REGISTRY = {
   "hrm": "hrm_jax.archs.hrm",  # Hierarchical Reasoning Model: modules H and L
   "trm": "hrm_jax.archs.trm",  # Tiny Recursive Model: one module for both states
+  "transformer": "hrm_jax.archs.transformer",  # TRM release's baseline: one pass per ACT step
 }
 
 

@@ -7,11 +7,21 @@ from typing import Callable
 import jax
 from jax import lax
 
-from hrm_jax.config import HRMConfig
+from hrm_jax.config import ConfigError, HRMConfig
 from hrm_jax.layers import ReasoningModule, rope_tables
 
 # f(z, injection) -> z, all [B, P+S, D]: one call of a reasoning module with fixed params.
 ModuleFn = Callable[[jax.Array, jax.Array], jax.Array]
+
+
+def require_positive(cfg: HRMConfig, *names: str) -> None:
+  """ConfigError unless every named field of `cfg` is a positive integer for its arch."""
+  for name in names:
+    if getattr(cfg, name) < 1:
+      raise ConfigError(
+        f"HRMConfig.{name} must be a positive integer for arch={cfg.arch!r}, "
+        f"got {getattr(cfg, name)}"
+      )
 
 
 def positions(cfg: HRMConfig):

@@ -9,15 +9,14 @@ from __future__ import annotations
 from jax import lax
 
 from hrm_jax.archs import common
-from hrm_jax.config import ConfigError, HRMConfig
+from hrm_jax.config import HRMConfig
+
+STATES = ("H", "L")  # the recurrent states, each with its fixed initial vector in z0
 
 
 def check_config(cfg: HRMConfig) -> None:
   """HRM needs both modules."""
-  if cfg.h_layers < 1:
-    raise ConfigError(
-      f"HRMConfig.h_layers must be a positive integer for arch='hrm', got {cfg.h_layers}"
-    )
+  common.require_positive(cfg, "h_layers", "l_layers")
 
 
 def init_net(keys, cfg: HRMConfig) -> dict:

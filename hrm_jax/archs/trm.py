@@ -12,9 +12,12 @@ from jax import lax
 from hrm_jax.archs import common
 from hrm_jax.config import ConfigError, HRMConfig
 
+STATES = ("H", "L")  # the recurrent states, each with its fixed initial vector in z0
+
 
 def check_config(cfg: HRMConfig) -> None:
   """TRM has a single module: h_layers must be 0."""
+  common.require_positive(cfg, "l_layers")
   if cfg.h_layers:
     raise ConfigError(
       f"HRMConfig.h_layers must be 0 for arch='trm' (one module of l_layers "

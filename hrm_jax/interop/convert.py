@@ -31,105 +31,12 @@ import numpy as np
 
 from hrm_jax import tasks
 from hrm_jax.config import ConfigError, HRMConfig
-from hrm_jax.errors import UserError
-from hrm_jax.interop import torch_names
+from hrm_jax.interop import reference_arch, torch_names
+from hrm_jax.interop.reading import ConvertError, import_torch, load_state_dict, read_yaml
 from hrm_jax.training.model_dir import load_model, save_model
 
-TORCH_HINT = (
-  "this command needs PyTorch, which hrm_jax does not install by default: "
-  "pip install 'hrm_jax[torch]'  (or: pip install torch==2.13.0; the CPU build "
-  "is enough)"
-)
-REFERENCE_ARCH = "hrm.hrm_act_v1@HierarchicalReasoningModel_ACTV1"
 TORCH_PREFIX = "_orig_mod.model."
-# reference arch key -> HRMConfig field
-_ARCH_FIELDS = {
-  "H_cycles": "h_cycles",
-  "L_cycles": "l_cycles",
-  "H_layers": "h_layers",
-  "L_layers": "l_layers",
-  "hidden_size": "hidden_size",
-  "num_heads": "num_heads",
-  "expansion": "expansion",
-  "puzzle_emb_ndim": "puzzle_emb_ndim",
-  "pos_encodings": "pos_encodings",
-  "rope_theta": "rope_theta",
-  "rms_norm_eps": "rms_norm_eps",
-  "halt_max_steps": "halt_max_steps",
-  "halt_exploration_prob": "halt_exploration_prob",
-  "forward_dtype": "compute_dtype",
-}
 _LOSS_TYPES = {"stablemax_cross_entropy": "stablemax", "softmax_cross_entropy": "softmax"}
-
-
-class ConvertError(UserError, ValueError):
-  """A checkpoint or option that cannot be converted; the message says why."""
-
-
-def _import_torch():
-  try:
-    import torch
-  except ImportError as e:
-    raise ConvertError(TORCH_HINT) from e
-  return torch
-
-
-# ----------------------------------------------------------------------------- reading
-
-
-def _to_numpy(tensor) -> np.ndarray:
-  """torch tensor -> numpy array sharing its memory (bfloat16 via ml_dtypes)."""
-  torch = _import_torch()
-  tensor = tensor.detach()
-  if tensor.dtype == torch.bfloat16:
-    import ml_dtypes
-
-    return tensor.view(torch.int16).numpy().view(ml_dtypes.bfloat16)
-  return tensor.numpy()
-
-
-def load_state_dict(path: str | os.PathLike) -> dict[str, np.ndarray]:
-  """Read a torch.save'd state_dict as numpy arrays (memory-mapped when possible)."""
-  torch = _import_torch()
-  path = Path(path)
-  if not path.is_file():
-    raise ConvertError(f"{path}: no such checkpoint file")
-  try:
-    try:
-      sd = torch.load(path, map_location="cpu", weights_only=True, mmap=True)
-    except RuntimeError:  # legacy (non-zip) serialization cannot be memory-mapped
-      sd = torch.load(path, map_location="cpu", weights_only=True)
-  except Exception as e:  # noqa: BLE001 - torch raises many types for a bad file
-    said = [ln.strip() for ln in str(e).splitlines() if ln.strip()]  # torch's last line: the cause
-    raise ConvertError(
-      f"{path}: not a readable PyTorch checkpoint ({type(e).__name__}"
-      f"{': ' + said[-1][:200] if said else ''})"
-    ) from e
-  if isinstance(sd, dict) and "model" in sd and isinstance(sd["model"], dict):
-    sd = sd["model"]
-  if not isinstance(sd, dict) or not all(hasattr(v, "shape") for v in sd.values()):
-    raise ConvertError(f"{path}: expected a state_dict (a mapping of names to tensors)")
-  out = {}
-  for key in list(sd):
-    out[key] = _to_numpy(sd.pop(key))
-  return out
-
-
-def read_yaml(path: str | os.PathLike) -> dict[str, Any]:
-  """Read an all_config.yaml as a dict."""
-  import yaml
-
-  try:
-    with open(path) as f:
-      doc = yaml.safe_load(f)
-  except (OSError, UnicodeDecodeError, yaml.YAMLError) as e:
-    raise ConvertError(
-      f"{path}: not a readable YAML file ({type(e).__name__}: "
-      f"{str(e).splitlines()[0] if str(e) else ''})"
-    ) from e
-  if not isinstance(doc, dict) or not isinstance(doc.get("arch"), dict):
-    raise ConvertError(f"{path}: expected the reference's all_config.yaml with an 'arch:' section")
-  return doc
 
 
 # ----------------------------------------------------------------------------- config
@@ -152,6 +59,21 @@ def _dataset_meta(directory: Path):
   return None
 
 
+def _data_path(all_config: dict[str, Any]) -> str | None:
+  """The training data's path: HRM's `data_path`, or the first of TRM's `data_paths`."""
+  paths = all_config.get("data_paths") or [None]
+  return all_config.get("data_path") or (paths[0] if isinstance(paths, list) else paths)
+
+
+def _mlp_t_seq_len(sd: dict[str, np.ndarray], fields: dict[str, Any]) -> int | None:
+  """seq_len implied by an mlp_t checkpoint (its token mixer is [.., P+S] wide), else None."""
+  w = sd.get("inner.L_level.layers.0.mlp_t.down_proj.weight")
+  if w is None or not fields.get("mlp_t") or isinstance(fields.get("puzzle_emb_ndim"), str):
+    return None
+  ndim, D = int(fields.get("puzzle_emb_ndim", 0)), int(fields.get("hidden_size", 512))
+  return int(w.shape[0]) - (fields.get("puzzle_emb_len") or -(-ndim // D))
+
+
 def config_from_reference(
   all_config: dict[str, Any],
   state_dict: dict[str, np.ndarray],
@@ -168,14 +90,14 @@ def config_from_reference(
   the yaml's data_path (tried as given and under `search_dirs`), else the task.
   """
   arch = dict(all_config["arch"])
-  name = arch.pop("name", REFERENCE_ARCH)
-  if not str(name).endswith("HierarchicalReasoningModel_ACTV1"):
-    raise ConvertError(f"arch.name is {name!r}; only {REFERENCE_ARCH} checkpoints can be converted")
+  name = arch.pop("name", reference_arch.NAMES["hrm"])
+  ours = reference_arch.arch_of_name(name)
+  if ours is None:
+    raise ConvertError(
+      f"arch.name is {name!r}; only these can be converted: {sorted(reference_arch.NAMES.values())}"
+    )
   loss = arch.pop("loss", {}) or {}
-  fields: dict[str, Any] = {}
-  for key, field in _ARCH_FIELDS.items():
-    if key in arch:
-      fields[field] = arch.pop(key)
+  fields: dict[str, Any] = {"arch": ours, **reference_arch.fields_from_arch(ours, arch)}
   if isinstance(fields.get("puzzle_emb_ndim"), str) and "hidden_size" in fields:
     fields["puzzle_emb_ndim"] = fields["hidden_size"]  # unresolved "${.hidden_size}"
   if "expansion" in fields:
@@ -187,6 +109,13 @@ def config_from_reference(
   ignored = sorted(arch)
 
   sd = {torch_names.strip_prefix(k): v for k, v in state_dict.items()}
+  held = reference_arch.arch_of_tensors(sd)
+  if held is not None and held != ours:
+    raise ConvertError(
+      f"the checkpoint holds the modules of arch {held!r} (inner.{{H,L}}_level: "
+      f"{reference_arch.LEVELS[held]}) but its all_config.yaml names {name!r} (arch "
+      f"{ours!r}): pass the all_config.yaml saved with this checkpoint (--config-yaml)"
+    )
   embed = sd.get("inner.embed_tokens.embedding_weight")
   if embed is None or embed.ndim != 2:
     raise ConvertError(
@@ -198,13 +127,14 @@ def config_from_reference(
   dtypes = {str(v.dtype) for v in sd.values() if v.dtype.kind == "f" or "bfloat16" in str(v.dtype)}
   fields["param_dtype"] = "bfloat16" if dtypes == {"bfloat16"} else "float32"
 
-  meta: dict[str, Any] = {"arch_name": name, "data_path": all_config.get("data_path")}
+  data_path = _data_path(all_config)
+  meta: dict[str, Any] = {"arch_name": name, "data_path": data_path}
   if ignored:
     meta["ignored_arch_keys"] = ignored
-  task = task or _task_from_name(all_config.get("data_path"))
+  task = task or _task_from_name(data_path)
   ds_dirs = [Path(data_dir)] if data_dir else []
-  if all_config.get("data_path"):
-    dp = Path(all_config["data_path"])
+  if data_path:
+    dp = Path(data_path)
     ds_dirs += [dp] + [d / dp for d in search_dirs if not dp.is_absolute()]
   ds_meta, ds_dir = None, None
   for d in ds_dirs:
@@ -225,21 +155,29 @@ def config_from_reference(
           f"dataset {ds_dir} has {key}={getattr(ds_meta, key)}, the checkpoint "
           f"has {have}: not the dataset this model was trained on"
         )
+  mixed = _mlp_t_seq_len(sd, fields)
   if seq_len is not None:
     source = "--seq-len"
   elif ds_meta is not None:
     seq_len, source = ds_meta.seq_len, f"{ds_dir}/dataset.json"
-  elif task is not None:
+  elif task is not None and tasks.get(task).seq_len is not None:
     seq_len, source = tasks.get(task).seq_len, f"task {task}"
-    if seq_len is None:  # e.g. parity: strings of any length, no paper dataset to go by
-      raise ConvertError(
-        f"the {task} task has no fixed sequence length: pass --seq-len N or --data DATASET_DIR"
-      )
+  elif mixed is not None:
+    seq_len, source = mixed, "the mlp_t weights"
+  elif task is not None:  # e.g. parity: strings of any length, no paper dataset to go by
+    raise ConvertError(
+      f"the {task} task has no fixed sequence length: pass --seq-len N or --data DATASET_DIR"
+    )
   else:
     raise ConvertError(
       "cannot tell the sequence length: the checkpoint does not store it, data_path "
-      f"{all_config.get('data_path')!r} is neither a dataset directory here nor names a known "
+      f"{data_path!r} is neither a dataset directory here nor names a known "
       "task. Pass --seq-len N, --task sudoku|maze|arc, or --data DATASET_DIR"
+    )
+  if mixed is not None and seq_len != mixed:
+    raise ConvertError(
+      f"HRMConfig.seq_len is {seq_len} ({source}), but the checkpoint's mlp_t blocks mix "
+      f"the tokens of seq_len {mixed}: pass --seq-len {mixed} or the dataset it was trained on"
     )
   if task is not None and tasks.get(task).vocab_size != fields["vocab_size"]:
     raise ConvertError(
@@ -286,14 +224,21 @@ def reference_yaml(config: HRMConfig, meta: dict[str, Any], data_path: str | Non
     doc.setdefault(k, v)
   if data_path:
     doc["data_path"] = data_path
+  if config.arch != "hrm":  # the TRM release reads a list of dataset paths
+    path = doc.pop("data_path")
+    if data_path or not doc.get("data_paths"):
+      doc["data_paths"] = [path]
   arch = dict(doc.get("arch") or {})
-  arch["name"] = meta.get("arch_name") or REFERENCE_ARCH
+  imported = meta.get("arch_name")
+  same = imported and reference_arch.arch_of_name(imported) == config.arch
+  arch["name"] = imported if same else reference_arch.NAMES[config.arch]
   loss = dict(arch.get("loss") or {"name": "losses@ACTLossHead"})
   loss["loss_type"] = {v: k for k, v in _LOSS_TYPES.items()}[config.loss_type]
   arch["loss"] = loss
-  for key, field in _ARCH_FIELDS.items():
-    value = getattr(config, field)
-    arch[key] = int(value) if field == "expansion" and float(value).is_integer() else value
+  try:
+    arch.update(reference_arch.arch_section(config))
+  except ValueError as e:
+    raise ConvertError(str(e)) from e
   doc["arch"] = arch
   return doc
 
@@ -368,7 +313,7 @@ def export_checkpoint(
   Neither an existing `out_file` nor an existing all_config.yaml beside it is
   overwritten unless force=True.
   """
-  torch = _import_torch()
+  torch = import_torch()
   import yaml
 
   out_file = Path(out_file)

@@ -1,6 +1,7 @@
 """Mapping between the reference's PyTorch state_dict names and hrm_jax params.
 
-The reference (HierarchicalReasoningModel_ACTV1) names its tensors "inner.*";
+The reference (HierarchicalReasoningModel_ACTV1, and the TRM release's
+TinyRecursiveReasoningModel_ACTV1 and Model_ACTV2 baseline) names its tensors "inner.*";
 wrapped in ACTLossHead they get "model." in front and, compiled by pretrain.py,
 "_orig_mod." before that. Linear weights are [out, in] there and [in, out]
 (Dense kernels) here. This is the single place that knows those names;
@@ -13,13 +14,17 @@ from collections.abc import Iterator, Mapping
 
 import numpy as np
 
+from hrm_jax import archs
 from hrm_jax.config import HRMConfig
 from hrm_jax.errors import UserError
 
 PREFIXES = ("_orig_mod.", "model.")
+# torch suffix of inner.{H,L}_level.layers.{i}.* -> our path under net[level][f"layers_{i}"]
 _LAYER = {
   "self_attn.qkv_proj.weight": ("attn", "qkv"),
   "self_attn.o_proj.weight": ("attn", "out"),
+  "mlp_t.gate_up_proj.weight": ("mlp_t", "gate_up"),  # TRM-MLP's token mixer
+  "mlp_t.down_proj.weight": ("mlp_t", "down"),
   "mlp.gate_up_proj.weight": ("mlp", "gate_up"),
   "mlp.down_proj.weight": ("mlp", "down"),
 }
@@ -38,9 +43,14 @@ def strip_prefix(key: str) -> str:
 
 
 def name_map(config: HRMConfig) -> Iterator[tuple[str, tuple[str, ...], bool]]:
-  """Yields (torch_key, params_path, transposed) for every tensor of `config`'s model."""
-  yield "inner.H_init", ("z0", "H"), False
-  yield "inner.L_init", ("z0", "L"), False
+  """Yields (torch_key, params_path, transposed) for every tensor of `config`'s model.
+
+  The same names serve every arch: HRM has inner.H_level and inner.L_level, TRM only
+  inner.L_level (h_layers 0), the transformer baseline only inner.H_level (l_layers 0)
+  and no L_init; with mlp_t the blocks hold mlp_t.* instead of self_attn.*.
+  """
+  for state in archs.get(config.arch).STATES:
+    yield f"inner.{state}_init", ("z0", state), False
   yield "inner.embed_tokens.embedding_weight", ("net", "embed_tokens"), False
   if config.pos_encodings == "learned":
     yield "inner.embed_pos.embedding_weight", ("net", "embed_pos"), False
@@ -49,9 +59,11 @@ def name_map(config: HRMConfig) -> Iterator[tuple[str, tuple[str, ...], bool]]:
   yield "inner.q_head.bias", ("net", "q_head", "bias"), False
   if config.puzzle_emb_ndim > 0:
     yield "inner.puzzle_emb.weights", ("puzzle_emb",), False
+  mixer = "mlp_t" if config.mlp_t else "self_attn"
+  layer = {k: v for k, v in _LAYER.items() if k.split(".")[0] in (mixer, "mlp")}
   for level, n_layers in (("H", config.h_layers), ("L", config.l_layers)):
     for i in range(n_layers):
-      for suffix, (block, proj) in _LAYER.items():
+      for suffix, (block, proj) in layer.items():
         yield (
           f"inner.{level}_level.layers.{i}.{suffix}",
           ("net", level, f"layers_{i}", block, proj, "kernel"),
