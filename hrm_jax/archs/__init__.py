@@ -6,6 +6,8 @@ An architecture module provides
   check_config(cfg)                     raise ConfigError for settings it cannot run
   init_net(keys, cfg) -> dict           its entries of params["net"] (keys: 2 PRNG keys)
   recursion(net, z_H, z_L, x, cfg)      one segment: (z_H, z_L) -> (z_H, z_L), [B, P+S, D]
+  segment_blocks(cfg) -> (run, grad)    blocks one segment runs and the gradient flows through
+                                        (hrm_jax.flops counts FLOPs from them)
 and everything else (embeddings, puzzle prefix, heads, ACT) is shared (hrm_jax.model,
 hrm_jax.act). Adding an architecture is adding its file and its name here. Modules are
 imported on first use, so hrm_jax.config can read the names without an import cycle.

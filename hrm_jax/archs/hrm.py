@@ -52,3 +52,9 @@ def recursion(net: dict, z_H_BxTxD, z_L_BxTxD, x_BxTxD, cfg: HRMConfig):
   l_fn, h_fn = _fns(net, cfg)
   z_L = l_fn(z_L, z_H + x_BxTxD)
   return h_fn(z_H, z_L), z_L
+
+
+def segment_blocks(cfg: HRMConfig) -> tuple[int, int]:
+  """(blocks one segment runs, blocks the gradient flows through): N*T L-steps, N H-steps."""
+  run = cfg.h_cycles * (cfg.l_cycles * cfg.l_layers + cfg.h_layers)
+  return run, run if cfg.grad_mode == "bptt" else cfg.l_layers + cfg.h_layers

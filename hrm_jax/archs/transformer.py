@@ -40,3 +40,8 @@ def recursion(net: dict, z_H_BxTxD, z_L_BxTxD, x_BxTxD, cfg: HRMConfig):
   """
   z_H_BxTxD = common.module_fn(cfg, cfg.h_layers, net["H"])(z_H_BxTxD, x_BxTxD)
   return z_H_BxTxD, z_L_BxTxD
+
+
+def segment_blocks(cfg: HRMConfig) -> tuple[int, int]:
+  """(blocks one ACT step runs, blocks the gradient flows through): h_layers, all of them."""
+  return cfg.h_layers, cfg.h_layers

@@ -46,3 +46,11 @@ def recursion(net: dict, z_H_BxTxD, z_L_BxTxD, x_BxTxD, cfg: HRMConfig):
   f_ng = common.module_fn(cfg, cfg.l_layers, net_ng["L"])
   z = common.cycles(f_ng, f_ng, z, x_ng, N - 1, T)
   return common.cycle(f, f, z, x_BxTxD, T)
+
+
+def segment_blocks(cfg: HRMConfig) -> tuple[int, int]:
+  """(blocks one segment runs, blocks the gradient flows through): each of N cycles is T
+  updates of z_L and one of z_H; the gradient runs through the whole last cycle."""
+  per_cycle = (cfg.l_cycles + 1) * cfg.l_layers
+  run = cfg.h_cycles * per_cycle
+  return run, run if cfg.grad_mode == "bptt" else per_cycle

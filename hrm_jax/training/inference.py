@@ -65,12 +65,16 @@ def make_eval_fn(config: HRMConfig, num_segments: int, halt_rule: str = act.DEFA
   segment where the halting rule fires ("q_halt": q_halt > 0;
   "q_halt_gt_continue": q_halt > q_continue; "model": the rule the config trains with), or
   the last segment if it never does.
+
+  `run(params, batch, carry)` may start from a given carry (default: `act.initial_carry`,
+  every slot halted); a carry whose slots are not halted keeps its states and rows, which is
+  how `hrm_jax.training.test_time` starts restarts from perturbed states.
   """
   halt_rule = act.resolve_halt_rule(halt_rule, config)
 
-  def run(params, batch):
+  def run(params, batch, carry=None):
     B = batch["inputs"].shape[0]
-    carry = act.initial_carry(batch, config)
+    carry = act.initial_carry(batch, config) if carry is None else carry
     init = dict(
       halt_pred=jnp.zeros_like(batch["inputs"]),
       halt_q=jnp.zeros((B,), jnp.float32),

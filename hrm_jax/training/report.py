@@ -86,6 +86,36 @@ def plot_curves(runs: dict[str, list[dict]], path: Path) -> None:
   plt.close(fig)
 
 
+def plot_halting(predictions: dict, num_segments: int, path: Path, sweep=None) -> None:
+  """How many test puzzles halted at each segment and the share of them solved; with `sweep`
+  ({K: metrics of an evaluation limited to K segments}) also exact accuracy against the mean
+  segments used, after a fixed K and with the Q head halting (limit K)."""
+  K = num_segments
+  at = np.asarray(predictions["halt_steps"])
+  ok = tasks.accuracies(predictions["halt_pred"], predictions["labels"])[0]
+  fig, axes = plt.subplots(1, 2 if sweep else 1, figsize=(11 if sweep else 5.5, 3.6))
+  if sweep:
+    left, right = axes
+    fixed = [m["exact_accuracy"] for m in sweep.values()]
+    left.plot(list(sweep), fixed, "s--", label="K segments")
+    used = [m["halt/segments"] for m in sweep.values()]
+    left.plot(used, [m["halt/exact_accuracy"] for m in sweep.values()], "x:", label="halting")
+    left.set(xlabel="segments used (mean)", ylabel="exact accuracy", ylim=(-0.02, 1.02))
+    left.legend(loc="lower right")
+  else:
+    right = axes
+  counts = np.bincount(at, minlength=K + 1)[1 : K + 1]
+  right.bar(range(1, K + 1), counts)
+  for k, n in enumerate(counts, 1):
+    if n:
+      right.annotate(f"{ok[at == k].mean():.0%} solved", (k, n), ha="center", va="bottom")
+  right.set(xlabel="segment where it halted", ylabel="test puzzles", xticks=range(1, K + 1))
+  right.set_ylim(0, 1.15 * max(counts.max(), 1))
+  fig.tight_layout()
+  fig.savefig(path, dpi=90)
+  plt.close(fig)
+
+
 def pick_examples(predictions: dict, n: int) -> np.ndarray:
   """Indices of up to n test examples: some solved, some not when there are both."""
   ok, _ = tasks.accuracies(predictions["pred"], predictions["labels"])
@@ -194,6 +224,10 @@ def write_report(run_dir: Path, cfg, summary: dict, predictions: dict) -> Path:
     )
   ev = summary["eval"]
   m = cfg.model
+  segments = int(ev.get("segments", 0))
+  halting = segments > 0 and "halt_steps" in predictions
+  if halting:
+    plot_halting(predictions, segments, plots / "halting.png")
   text = [
     f"# {cfg.task} ({cfg.variant})",
     "",
@@ -227,6 +261,16 @@ def write_report(run_dir: Path, cfg, summary: dict, predictions: dict) -> Path:
     "![learning curves](plots/learning_curves.png)",
     "",
   ]
+  if halting:
+    text += [
+      "## Halting",
+      "",
+      f"The segment where the Q head halted ({cfg.eval.halt_rule}, limit {segments}) on each "
+      "test puzzle, and the share of those puzzles solved there.",
+      "",
+      "![halting](plots/halting.png)",
+      "",
+    ]
   if len(idx):
     text += [
       "## Test puzzles",
@@ -239,3 +283,46 @@ def write_report(run_dir: Path, cfg, summary: dict, predictions: dict) -> Path:
   path = run_dir / "report.md"
   path.write_text("\n".join(text))
   return path
+
+
+def plot_seed_bands(curves: dict[str, list[tuple]], path: Path, ylabel: str) -> None:
+  """One line per name (the mean over seeds) with a band of +- one std; `curves` maps a name
+  to its seeds' (steps, values) pairs (each seed the same steps)."""
+  fig, ax = plt.subplots(figsize=(6, 3.8))
+  for i, (name, seeds) in enumerate(curves.items()):
+    n = min(len(s[0]) for s in seeds)
+    if not n:
+      continue
+    steps = np.asarray(seeds[0][0][:n])
+    values = np.asarray([s[1][:n] for s in seeds], float)
+    mean, std = values.mean(0), values.std(0)
+    ax.plot(steps, mean, "o-", color=f"C{i % 10}", label=f"{name} ({len(seeds)} seeds)")
+    ax.fill_between(steps, mean - std, mean + std, color=f"C{i % 10}", alpha=0.2)
+  ax.set(xlabel="update", ylabel=ylabel, ylim=(-0.02, 1.02))
+  ax.grid(alpha=0.3)
+  if ax.get_legend_handles_labels()[0]:
+    ax.legend(fontsize=7)
+  fig.tight_layout()
+  fig.savefig(path, dpi=90)
+  plt.close(fig)
+
+
+def plot_test_time(points: dict[str, list[tuple]], path: Path) -> None:
+  """Accuracy against test-time compute (segments x restarts, log scale), one line per name;
+  `points` maps a name to (compute, mean accuracy, std, label) tuples."""
+  fig, ax = plt.subplots(figsize=(6, 3.8))
+  for i, (name, rows) in enumerate(points.items()):
+    rows = sorted(rows)
+    x, y, err = (np.asarray([r[j] for r in rows], float) for j in range(3))
+    ax.errorbar(x, y, yerr=err, fmt="o-", color=f"C{i % 10}", capsize=3, label=name)
+    for xi, yi, *_, label in rows:
+      ax.annotate(label, (xi, yi), fontsize=6, xytext=(3, 3), textcoords="offset points")
+  ax.set(xlabel="test-time compute (segments x restarts)", ylabel="exact accuracy")
+  ax.set_xscale("log", base=2)
+  ax.set_ylim(-0.02, 1.02)
+  ax.grid(alpha=0.3)
+  if ax.get_legend_handles_labels()[0]:
+    ax.legend(fontsize=7)
+  fig.tight_layout()
+  fig.savefig(path, dpi=90)
+  plt.close(fig)
