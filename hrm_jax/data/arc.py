@@ -312,10 +312,8 @@ def build_arc_dataset(
       splits,
       identifiers,
       started=t0,
-      extra_files={
-        "build_args.json": json.dumps(args, indent=1),
-        "arc_augmentations.json": json.dumps(record),
-      },
+      build_args=args,
+      extra_files={"arc_augmentations.json": json.dumps(record)},
     )
 
 

@@ -184,14 +184,17 @@ def independent_examples(
 def write_dataset(
   out_dir: str | os.PathLike,
   splits: dict[str, tuple[DatasetMetadata, dict[str, SplitSet]]],
-  identifiers: list[str],
+  identifiers: list[str] | None = None,
   extra_files: dict[str, bytes | str] | None = None,
   started: float | None = None,
+  build_args: dict | None = None,
 ) -> Path:
   """Validate and write a whole dataset directory atomically; returns its path.
 
   `splits` maps a split name ("train", "test") to (metadata, {set name: SplitSet}).
-  `extra_files` maps relative paths (e.g. "build_args.json") to contents written beside.
+  `identifiers`: the puzzle identifiers' names (default: the one "<blank>" of a dataset
+  without puzzle identities). `build_args` (the builder's settings) go to build_args.json;
+  `extra_files` maps other relative paths (e.g. "maze_stats.json") to contents written beside.
   Everything goes into a temporary directory next to `out_dir` whose files are moved in
   at the end, so on any error nothing half-written is left and `out_dir` is untouched.
   `out_dir` must be missing, empty or hold a dataset: then only that dataset's own files
@@ -199,6 +202,10 @@ def write_dataset(
   `started`, a `time.time()`, when given).
   """
   out_dir = Path(out_dir)
+  identifiers = ["<blank>"] if identifiers is None else identifiers
+  if build_args is not None:
+    args_file = json.dumps(build_args, indent=1, sort_keys=True)
+    extra_files = {"build_args.json": args_file, **(extra_files or {})}
   if not isinstance(identifiers, list) or not all(isinstance(s, str) for s in identifiers):
     raise DatasetFormatError("identifiers.json: identifiers must be a list of strings")
   for split, (meta, sets) in splits.items():

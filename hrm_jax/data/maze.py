@@ -264,16 +264,8 @@ def build_maze_dataset(
   splits = {s: _split_set(q, a, aug and s == "train") for s, (q, a) in data.items()}
   stats = {s: _stats(i) for s, i in infos.items()}
   print(summary_line(stats))
-  return write_dataset(
-    out_dir,
-    splits,
-    ["<blank>"],
-    started=t0,
-    extra_files={
-      "build_args.json": json.dumps(args, indent=1),
-      "maze_stats.json": json.dumps(stats, indent=1),
-    },
-  )
+  stats_file = {"maze_stats.json": json.dumps(stats, indent=1)}
+  return write_dataset(out_dir, splits, started=t0, build_args=args, extra_files=stats_file)
 
 
 def summary_line(stats: dict) -> str:

@@ -109,16 +109,8 @@ def build_parity_dataset(
     "ones_fraction": float(bits.mean()),
     "odd_string_fraction": float((bits.sum(1) % 2).mean()),
   }
-  return write_dataset(
-    out_dir,
-    splits,
-    ["<blank>"],
-    started=t0,
-    extra_files={
-      "build_args.json": json.dumps(args, indent=1),
-      "parity_stats.json": json.dumps(stats, indent=1),
-    },
-  )
+  stats_file = {"parity_stats.json": json.dumps(stats, indent=1)}
+  return write_dataset(out_dir, splits, started=t0, build_args=args, extra_files=stats_file)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -160,16 +160,8 @@ def build_perfect_mazes(
       for s, v in stats.items()
     )
   )
-  return write_dataset(
-    out_dir,
-    splits,
-    ["<blank>"],
-    started=t0,
-    extra_files={
-      "build_args.json": json.dumps(args, indent=1),
-      "maze_stats.json": json.dumps(stats, indent=1),
-    },
-  )
+  stats_file = {"maze_stats.json": json.dumps(stats, indent=1)}
+  return write_dataset(out_dir, splits, started=t0, build_args=args, extra_files=stats_file)
 
 
 def main(argv: list[str] | None = None) -> int:

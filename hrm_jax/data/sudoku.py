@@ -284,10 +284,9 @@ def build_sudoku(
   return write_dataset(
     out_dir,
     {"train": (_metadata(train), {"all": train}), "test": (_metadata(test), {"all": test})},
-    ["<blank>"],
     started=t0,
+    build_args=args,
     extra_files={
-      "build_args.json": json.dumps(args, indent=1, sort_keys=True),
       "sudoku_stats.json": json.dumps(stats, indent=1),
       "sudoku_ratings.json": json.dumps({k: v.tolist() for k, v in ratings.items()}),
     },
