@@ -1,23 +1,10 @@
-"""Import the authors' PyTorch checkpoints into hrm_jax, and export back.
+"""`hrm-convert` / `python -m hrm_jax.tools.convert`: the command line of hrm_jax.interop.convert.
 
     python -m hrm_jax.tools.convert CHECKPOINT_FILE OUT_DIR [--seq-len N | --task T | --data DIR]
     python -m hrm_jax.tools.convert --to-torch MODEL_DIR OUT_FILE [--bare-keys] [--force]
 
-Import reads a state_dict saved by the reference's pretrain.py (keys
-"_orig_mod.model.inner.*", or "model.inner.*" / bare "inner.*") and the
-`all_config.yaml` beside it (or --config-yaml), and writes a model directory
-(hrm_jax.training.model_dir layout). The reference checkpoint does not hold the sequence
-length (RoPE tables are not saved), so seq_len comes from, in this order:
---seq-len; the dataset's dataset.json (--data, or the yaml's data_path when that
-directory exists); the task (--task, or a task name in data_path: sudoku 81,
-maze/arc 900). Otherwise the command stops and says so.
-
-Export writes a state_dict the authors' code loads (prefix "_orig_mod.model."
-as pretrain.py saves; --bare-keys for "inner.*") plus all_config.yaml beside it.
-
-torch is an optional dependency, imported only by these two commands. Tensors
-are converted one at a time and shared with numpy where possible (torch.load
-with mmap), so the puzzle-embedding table is never held twice in float32.
+What import and export read and write, and where seq_len comes from: the docstring of
+hrm_jax.interop.convert (printed at the end of --help).
 """
 
 from __future__ import annotations
@@ -26,13 +13,15 @@ import argparse
 import sys
 
 from hrm_jax import errors, tasks
+from hrm_jax.interop import convert
 from hrm_jax.interop.convert import TORCH_PREFIX, export_checkpoint, import_checkpoint
 
 
 def _parser() -> argparse.ArgumentParser:
   p = argparse.ArgumentParser(
     prog="python -m hrm_jax.tools.convert",
-    description=__doc__.split("\n\n")[0],
+    description="Import the authors' PyTorch checkpoints into hrm_jax, and export back.",
+    epilog=convert.__doc__.partition("\n\n")[2].partition("\n\n")[2],  # after the usage
     formatter_class=argparse.RawDescriptionHelpFormatter,
   )
   p.add_argument("source", help="reference checkpoint file (or, with --to-torch, a model dir)")
