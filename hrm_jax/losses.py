@@ -8,6 +8,15 @@ import optax
 
 from hrm_jax.batch import IGNORE_LABEL
 
+# Backends whose devices have no float64 arithmetic (jax_enable_x64 notwithstanding).
+NO_FLOAT64_BACKENDS = frozenset({"tpu", "METAL"})
+
+
+def stablemax_in_float64(backend: str) -> bool:
+  """Whether the stablemax loss is computed in float64 on `backend` (a jax backend name):
+  only with jax_enable_x64 on and a backend that has float64, else the float32 form."""
+  return bool(jax.config.jax_enable_x64) and backend not in NO_FLOAT64_BACKENDS
+
 
 def log_stablemax(logits: jax.Array) -> jax.Array:
   """log(s(x) / sum_j s(x_j)) with s(x) = x + 1 (x >= 0), 1 / (1 - x) (x < 0)."""
@@ -25,13 +34,14 @@ def stablemax_cross_entropy(
 ) -> jax.Array:
   """Per-token stablemax cross entropy, 0 where the label is ignored.
 
-  With jax_enable_x64 on, computed in float64 as the reference does. Otherwise a
-  float32 form without cancellation: -log p = softplus(log sum_{j!=y} s_j - log s_y),
-  within ~1e-6 relative of float64 even for near-zero losses.
+  With jax_enable_x64 on, computed in float64 as the reference does, except on a
+  backend without float64 (`stablemax_in_float64`: TPU). Otherwise a float32 form
+  without cancellation: -log p = softplus(log sum_{j!=y} s_j - log s_y), within ~1e-6
+  relative of float64 even for near-zero losses.
   """
   mask = labels != ignore_label
   safe = jnp.where(mask, labels, 0)
-  if jax.config.jax_enable_x64:
+  if stablemax_in_float64(jax.default_backend()):
     logp = log_stablemax(logits.astype(jnp.float64))
     nll = -jnp.take_along_axis(logp, safe[..., None], axis=-1)[..., 0]
     return jnp.where(mask, nll, 0.0)

@@ -86,6 +86,26 @@ def test_stablemax_in_float64_when_x64_is_on():
     np.testing.assert_allclose(np.asarray(got), _stablemax_ce_f64(logits, labels), rtol=1e-12)
 
 
+def test_stablemax_precision_rule_by_backend():
+  from hrm_jax.losses import stablemax_in_float64
+
+  assert not stablemax_in_float64("cpu") and not stablemax_in_float64("tpu")
+  with jax.enable_x64(True):
+    assert stablemax_in_float64("cpu") and stablemax_in_float64("gpu")
+    assert not stablemax_in_float64("tpu")
+
+
+def test_stablemax_float32_form_on_tpu_even_with_x64(monkeypatch):
+  rng = np.random.default_rng(4)
+  logits = rng.normal(size=(8, 11)) * 5
+  labels = rng.integers(0, 11, 8)
+  monkeypatch.setattr(jax, "default_backend", lambda: "tpu")
+  with jax.enable_x64(True):
+    got = hrm_jax.stablemax_cross_entropy(jnp.asarray(logits), jnp.asarray(labels))
+  assert got.dtype == jnp.float32
+  np.testing.assert_allclose(np.asarray(got), _stablemax_ce_f64(logits, labels), rtol=1e-5)
+
+
 def test_reduce_metrics_over_a_window_of_steps():
   sums = {
     "count": 6,
