@@ -3,9 +3,9 @@
 import numpy as np
 import pytest
 
-from hrm_jax import tasks
 from hrm_jax.data import parity
 from hrm_jax.data.format import read_split
+from hrm_jax.tasks import parity as parity_task
 
 
 def test_encode_labels_are_prefix_parities():
@@ -32,7 +32,7 @@ def test_first_error_and_metric():
   preds = labels.copy()
   preds[0, 3] = 3 - preds[0, 3]  # third bit wrong (position 3 after the BOS)
   np.testing.assert_array_equal(parity.first_error(labels, preds), [2, 4])
-  np.testing.assert_allclose(tasks.parity_metrics(labels, preds)["prefix_right"], [0.5, 1.0])
+  np.testing.assert_allclose(parity_task.parity_metrics(labels, preds)["prefix_right"], [0.5, 1.0])
 
 
 def test_build_is_seeded_distinct_and_held_out(tmp_path):

@@ -92,7 +92,6 @@ CONCEPT_ARC_NOTE = (
   "https://github.com/victorvikram/ConceptARC and add "
   "--extra-tasks PATH/TO/ConceptARC/corpus"
 )
-_grid = parse_grid  # the name hrm_jax.tasks.arc still uses
 
 
 # ----------------------------------------------------------------------------- augmentation plan

@@ -16,20 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from hrm_jax.config import ConfigError
-from hrm_jax.tasks.arc import (
-  PASS_RULES,
-  PLACEHOLDER_GRID,
-  arc_metrics,
-  arc_rank,
-  arc_submission,
-  arc_test_inputs,
-  pass_at_k,
-  vote,
-)
 from hrm_jax.tasks.base import DatasetTaskError, PuzzleError, Puzzles, Task, accuracies, builder_of
-from hrm_jax.tasks.maze import maze_path_metrics
-from hrm_jax.tasks.parity import parity_metrics
-from hrm_jax.tasks.sudoku import sudoku_metrics
 
 
 class UnknownTaskError(ConfigError):
@@ -88,8 +75,6 @@ def build_dataset(task: str, path: Path, build: dict[str, Any], progress: bool =
   return get(task).build(Path(path), dict(build), progress=progress)
 
 
-# (PASS_RULES ... sudoku_metrics: importable from here as before the registry, until the
-# modules that import them move to the task modules)
 __all__ = [
   "DatasetTaskError",
   "PuzzleError",
@@ -102,15 +87,4 @@ __all__ = [
   "for_builder",
   "get",
   "names",
-  "PASS_RULES",
-  "PLACEHOLDER_GRID",
-  "arc_metrics",
-  "arc_rank",
-  "arc_submission",
-  "arc_test_inputs",
-  "pass_at_k",
-  "vote",
-  "maze_path_metrics",
-  "parity_metrics",
-  "sudoku_metrics",
 ]

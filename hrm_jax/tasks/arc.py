@@ -220,8 +220,10 @@ def parse(raw) -> tuple[list[np.ndarray], list[np.ndarray | None]]:
     for i, ex in enumerate(raw["test"]):
       if not isinstance(ex, dict) or "input" not in ex:
         raise PuzzleError(f"test[{i}] has no 'input' grid")
-      inputs.append(arc_data._grid(ex["input"], f"test[{i}].input"))
-      outputs.append(arc_data._grid(ex["output"], f"test[{i}].output") if "output" in ex else None)
+      inputs.append(arc_data.parse_grid(ex["input"], f"test[{i}].input"))
+      outputs.append(
+        arc_data.parse_grid(ex["output"], f"test[{i}].output") if "output" in ex else None
+      )
   except arc_data.ArcError as e:
     raise PuzzleError(str(e)) from e
   return inputs, outputs
