@@ -27,10 +27,10 @@ def _parse(argv):
 @pytest.mark.parametrize(
   "module,variants",
   [
-    (maze, ("paper", "cpu")),
-    (sudoku, ("paper", "cpu")),
-    (arc, ("arc1", "arc2", "cpu")),
-    (parity, ("cpu",)),
+    (maze, ("paper", "cpu", "trm", "transformer")),
+    (sudoku, ("paper", "cpu", "trm", "trm_mlp", "transformer")),
+    (arc, ("arc1", "arc2", "arc1_trm", "arc2_trm", "cpu")),
+    (parity, ("cpu", "trm_cpu", "transformer_cpu")),
   ],
 )
 def test_variants_check(module, variants):
@@ -53,6 +53,43 @@ def test_paper_settings():
   assert (c.optim.lr, c.optim.puzzle_emb_lr, c.optim.weight_decay) == (1e-4, 1e-2, 0.1)
   assert (c.train.epochs, c.data.build.version) == (100000, "arc-agi-1")
   assert arc.get_config("arc2").data.build.version == "arc-agi-2"
+
+
+def test_trm_paper_settings():
+  """The TRM release's README runs: its arch/trm.yaml model, EMA, its epochs per task."""
+  for c, cycles, epochs in (
+    (sudoku.get_config("trm_mlp"), (3, 6), (50000, 5000)),
+    (sudoku.get_config("trm"), (3, 6), (50000, 5000)),
+    (maze.get_config("trm"), (3, 4), (50000, 5000)),
+    (arc.get_config("arc1_trm"), (3, 4), (100000, 10000)),
+    (arc.get_config("arc2_trm"), (3, 4), (100000, 10000)),
+  ):
+    m = c.model
+    assert (m.arch, m.h_layers, m.l_layers, (m.h_cycles, m.l_cycles)) == ("trm", 0, 2, cycles)
+    assert (m.hidden_size, m.puzzle_emb_len, m.no_act_continue) == (512, 16, True)
+    assert (c.train.epochs, c.train.eval_interval, c.train.ema_rate) == (*epochs, 0.999)
+    assert c.train.global_batch_size == 768
+  assert sudoku.get_config("trm_mlp").model.mlp_t and not sudoku.get_config("trm").model.mlp_t
+  assert sudoku.get_config("trm_mlp").model.pos_encodings == "none"
+  c = arc.get_config("arc2_trm")
+  assert (c.optim.puzzle_emb_lr, c.optim.weight_decay, c.data.build.version) == (
+    1e-2,
+    0.1,
+    "arc-agi-2",
+  )
+  for c in (sudoku.get_config("transformer"), maze.get_config("transformer")):
+    m = c.model
+    assert (m.arch, m.h_layers, m.l_layers, m.hidden_size, m.num_heads) == (
+      "transformer",
+      8,
+      0,
+      512,
+      8,
+    )
+    assert not m.no_act_continue  # the baseline keeps Q-continue
+  for v in ("trm_cpu", "transformer_cpu"):
+    c = parity.get_config(v)
+    assert c.model.arch == v.removesuffix("_cpu") and c.model.hidden_size == 64
 
 
 def test_paper_variants_keep_every_evaluation_checkpoint():

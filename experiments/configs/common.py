@@ -2,7 +2,7 @@
 
 A task file (maze.py, sudoku.py, arc.py, parity.py) starts from `base_config()` and
 sets the task, the dataset and its builder, and the variant's sizes (its `cpu` variant:
-`cpu_demo`'s shared part, then its own fields). Every field
+`cpu_demo`'s shared part, then its own fields; the TRM paper's variants: `trm_paper`). Every field
 has a sentinel default of the right type (0, "" or False = "derive/off"), so
 that command-line overrides are type-checked and unknown keys are rejected.
 """
@@ -69,6 +69,7 @@ def base_config() -> ml_collections.ConfigDict:
   c.train.keep_eval_checkpoints = False  # also keep every checkpoint saved at an evaluation
   c.train.best_metric = "exact_accuracy"  # evaluation metric that picks the best checkpoint
   c.train.ema_rate = 0.0  # EMA of the parameters (e.g. 0.999; 0 = off), used at eval
+  c.train.param_sharding = "replicated"  # or "fsdp": params/optimizer state split over devices
   c.train.time_limit_s = 0.0  # stop (with a checkpoint) after this many seconds (0 = none)
   c.train.progress = True  # show a tqdm progress bar
   c.train.wandb = False  # also log to Weights & Biases (needs wandb installed)
@@ -97,6 +98,44 @@ def cpu_model(m: ml_collections.ConfigDict) -> None:
   m.puzzle_emb_ndim = 0
   m.halt_max_steps = 1
   m.compute_dtype = "float32"  # bf16 is slower than f32 on these CPUs at this size
+
+
+def trm_model(m: ml_collections.ConfigDict, h_cycles: int, l_cycles: int, mlp_t: bool = False):
+  """Turn a model into the Tiny Recursive Model of the TRM paper, in place (its arch/trm.yaml).
+
+  One module of 2 blocks, h_cycles x (l_cycles L-updates + one H-update) per segment,
+  halting on q_halt alone, a 16-token puzzle prefix (when there is a puzzle embedding).
+  mlp_t: TRM-MLP, the token-mixing SwiGLU instead of attention, no positions (Sudoku).
+  """
+  m.arch = "trm"
+  m.h_layers, m.l_layers = 0, 2
+  m.h_cycles, m.l_cycles = h_cycles, l_cycles
+  m.puzzle_emb_len = 16 if m.puzzle_emb_ndim else 0
+  m.no_act_continue = True
+  if mlp_t:
+    m.mlp_t, m.pos_encodings = True, "none"
+
+
+def transformer_model(m: ml_collections.ConfigDict, layers: int = 8) -> None:
+  """Turn a model into the TRM release's transformer baseline, in place: one pass of
+  `layers` blocks per ACT step, no cycles, Q-learned halting with Q-continue."""
+  m.arch = "transformer"
+  m.h_layers, m.l_layers = layers, 0
+  m.h_cycles = m.l_cycles = 1
+
+
+# The TRM paper's models (trm_paper's `kind`): TRM, TRM-MLP and the transformer baseline.
+TRM_KINDS = ("trm", "trm_mlp", "transformer")
+
+
+def trm_paper(c: ml_collections.ConfigDict, kind: str, h_cycles: int, l_cycles: int) -> None:
+  """One of the TRM paper's runs, in place: its model of `kind` (a TRM_KINDS name; the
+  cycles are TRM's) and the EMA of the weights (0.999) its README trains every model with."""
+  if kind == "transformer":
+    transformer_model(c.model)
+  else:
+    trm_model(c.model, h_cycles, l_cycles, mlp_t=kind == "trm_mlp")
+  c.train.ema_rate = 0.999
 
 
 def parse_variant(variant: str | None, allowed: tuple[str, ...]) -> str:
