@@ -481,3 +481,165 @@ def test_converted_model_evaluates(tmp_path, capsys):
   report = json.loads(capsys.readouterr().out)
   assert report["task"] == "sudoku" and report["examples"] == 4.0 and report["segments"] == 3.0
   assert 0.0 <= report["token_accuracy"] <= 1.0
+
+
+# ----------------------------------------------------------------------------- TRM release
+
+# Tiny TRM as the TRM release's all_config.yaml writes it: one module of 2 blocks, a puzzle
+# row of 32 in a 4-token prefix (P + S = 4 + 81 = 85 positions), no Q-continue.
+TRM_ARCH = {
+  "name": "recursive_reasoning.trm@TinyRecursiveReasoningModel_ACTV1",
+  "loss": {"name": "losses@ACTLossHead", "loss_type": "stablemax_cross_entropy"},
+  "H_cycles": 2,
+  "L_cycles": 2,
+  "H_layers": 0,
+  "L_layers": 2,
+  "hidden_size": 32,
+  "num_heads": 2,
+  "expansion": 4,
+  "puzzle_emb_ndim": 32,
+  "puzzle_emb_len": 4,
+  "pos_encodings": "rope",
+  "rms_norm_eps": 1e-5,
+  "rope_theta": 10000.0,
+  "halt_max_steps": 3,
+  "halt_exploration_prob": 0.1,
+  "forward_dtype": "float32",
+  "mlp_t": False,
+  "no_ACT_continue": True,
+}
+TRM_MLP_ARCH = {**TRM_ARCH, "mlp_t": True, "pos_encodings": "none"}
+
+
+def trm_yaml(arch):
+  """The release's all_config.yaml around `arch`: a list of data_paths, no data_path."""
+  doc = {k: v for k, v in YAML.items() if k != "data_path"}
+  return {**doc, "arch": arch, "data_paths": ["data/sudoku-extreme-1k-aug-1000"]}
+
+
+def trm_state_dict(mlp_t, num_ids=5, vocab=11, seed=0):
+  """A TRM state_dict with the release's names and [out, in] shapes (not via torch_names)."""
+  g = torch.Generator().manual_seed(seed)
+  D, mlp, T, mlp_tok = 32, 256, 85, 256  # token SwiGLU: round(4 * 85 * 2/3) = 227 -> 256
+  rnd = lambda *shape: torch.randn(*shape, generator=g) * 0.2
+  sd = {
+    "inner.H_init": torch.randn(D, generator=g),
+    "inner.L_init": torch.randn(D, generator=g),
+    "inner.embed_tokens.embedding_weight": rnd(vocab, D),
+    "inner.lm_head.weight": rnd(vocab, D),
+    "inner.q_head.weight": rnd(2, D),
+    "inner.q_head.bias": torch.tensor([0.5, -0.5]),
+    "inner.puzzle_emb.weights": rnd(num_ids, 32),
+  }
+  for i in range(2):
+    pre = f"inner.L_level.layers.{i}."
+    if mlp_t:
+      sd[pre + "mlp_t.gate_up_proj.weight"] = rnd(2 * mlp_tok, T)
+      sd[pre + "mlp_t.down_proj.weight"] = rnd(T, mlp_tok)
+    else:
+      sd[pre + "self_attn.qkv_proj.weight"] = rnd(3 * D, D)
+      sd[pre + "self_attn.o_proj.weight"] = rnd(D, D)
+    sd[pre + "mlp.gate_up_proj.weight"] = rnd(2 * mlp, D)
+    sd[pre + "mlp.down_proj.weight"] = rnd(D, mlp)
+  return {"_orig_mod.model." + k: v for k, v in sd.items()}
+
+
+def _export_matches(model, sd, doc, out):
+  """Export `model` to `out`: the same keys in the same order, bit-identical, the same yaml."""
+  assert convert_cli.main(["--to-torch", str(model), str(out / "step_0")]) == 0
+  back = torch.load(out / "step_0", map_location="cpu", weights_only=True)
+  assert list(back) == list(sd)
+  for k in sd:
+    assert back[k].dtype == sd[k].dtype and torch.equal(back[k], sd[k]), k
+  assert yaml.safe_load((out / "all_config.yaml").read_text()) == doc
+
+
+@pytest.mark.parametrize("mlp_t", [False, True], ids=["trm", "trm_mlp"])
+def test_trm_synthetic_round_trip(tmp_path, mlp_t):
+  sd, doc = trm_state_dict(mlp_t), trm_yaml(TRM_MLP_ARCH if mlp_t else TRM_ARCH)
+  ckpt = write_reference(tmp_path / "ref", sd, doc)
+  assert convert_cli.main([str(ckpt), str(tmp_path / "model")]) == 0  # seq_len: task sudoku
+  params, config, meta = model_dir.load_model(tmp_path / "model")
+  assert config == hrm_jax.HRMConfig(
+    arch="trm",
+    vocab_size=11,
+    seq_len=81,
+    num_puzzle_identifiers=5,
+    puzzle_emb_ndim=32,
+    puzzle_emb_len=4,
+    hidden_size=32,
+    num_heads=2,
+    expansion=4.0,
+    h_layers=0,
+    l_layers=2,
+    h_cycles=2,
+    l_cycles=2,
+    halt_max_steps=3,
+    halt_exploration_prob=0.1,
+    pos_encodings="none" if mlp_t else "rope",
+    mlp_t=mlp_t,
+    no_act_continue=True,
+  )
+  assert meta["task"] == "sudoku" and set(params["net"]) == {
+    "embed_tokens",
+    "lm_head",
+    "q_head",
+    "L",
+  }
+  mixer = "mlp_t.down_proj" if mlp_t else "self_attn.o_proj"
+  ours = params["net"]["L"]["layers_1"]["mlp_t" if mlp_t else "attn"]
+  np.testing.assert_array_equal(
+    ours["down" if mlp_t else "out"]["kernel"],
+    sd[f"_orig_mod.model.inner.L_level.layers.1.{mixer}.weight"].T,
+  )
+  np.testing.assert_array_equal(params["z0"]["L"], sd["_orig_mod.model.inner.L_init"])
+  batch = {
+    "inputs": jnp.ones((2, 81), jnp.int32),
+    "labels": jnp.full((2, 81), -100, jnp.int32),
+    "puzzle_identifiers": jnp.array([1, 4], jnp.int32),
+  }
+  carry = hrm_jax.initial_carry(batch, config)
+  carry, out = hrm_jax.apply(params, carry, batch, config=config, train=False)
+  assert out["logits"].shape == (2, 81, 11) and np.isfinite(out["logits"]).all()
+  _export_matches(tmp_path / "model", sd, doc, tmp_path / "back")
+
+
+@pytest.mark.parametrize(
+  "name,flags", [("ckpt", ["--seq-len", "81"]), ("ckpt_mlp", [])], ids=["trm", "trm_mlp"]
+)
+def test_trm_golden_checkpoint_reproduces_reference(tmp_path, name, flags):
+  """The TRM release's own checkpoints (tests/golden/trm/checkpoints.md): step 0's outputs
+  are the reference's; TRM-MLP needs no --seq-len (its token mixer is P + S wide)."""
+  src = GOLDEN / "trm" / name
+  assert convert_cli.main([str(src / "step_0"), str(tmp_path / "m"), *flags]) == 0
+  params, config, meta = model_dir.load_model(tmp_path / "m")
+  assert config.arch == "trm" and config.mlp_t == (name == "ckpt_mlp")
+  assert meta["seq_len_source"] == ("--seq-len" if flags else "the mlp_t weights")
+  gold = np.load(GOLDEN / "trm" / ("trm_mlp_golden.npz" if config.mlp_t else "trm_golden.npz"))
+  batch = {k: jnp.asarray(gold[k]) for k in ("inputs", "labels", "puzzle_identifiers")}
+  _, out = hrm_jax.apply(params, hrm_jax.initial_carry(batch, config), batch, config=config)
+  for k in ("logits", "q_halt_logits"):
+    np.testing.assert_allclose(out[k], gold[f"eval/step0/{k}"], atol=1e-4, rtol=1e-4)
+  want = torch.load(src / "step_0", weights_only=True)
+  _export_matches(
+    tmp_path / "m", want, yaml.safe_load((src / "all_config.yaml").read_text()), tmp_path / "t"
+  )
+
+
+def test_bad_trm_checkpoints_name_the_field(tmp_path, capsys):
+  sd, mlp_sd = trm_state_dict(False), trm_state_dict(True)
+  h_module = {
+    "_orig_mod.model.inner.H_level.layers.0.mlp.down_proj.weight": torch.zeros(32, 256),
+    **sd,
+  }
+  cases = {
+    "h_layers": (sd, trm_yaml({**TRM_ARCH, "H_layers": 1}), [], "HRMConfig.h_layers must be 0"),
+    "h_module": (h_module, trm_yaml(TRM_ARCH), [], "inner.{H,L}_level"),
+    "seq_len": (mlp_sd, trm_yaml(TRM_MLP_ARCH), ["--seq-len", "80"], "HRMConfig.seq_len is 80"),
+    "hrm_yaml": (sd, YAML, [], "holds the modules of arch 'trm'"),
+  }
+  for name, (state, doc, flags, needle) in cases.items():
+    ckpt = write_reference(tmp_path / name, state, doc)
+    err = _error(capsys, [str(ckpt), str(tmp_path / f"out_{name}"), *flags])
+    assert needle in err, (name, err)
+    assert not (tmp_path / f"out_{name}").exists()
