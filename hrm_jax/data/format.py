@@ -164,15 +164,30 @@ def independent_examples(
     puzzle_indices=offsets,
     group_indices=offsets.copy(),
   )
+  return single_set(data, vocab_size, pad_id)
+
+
+def single_set(
+  data: SplitSet,
+  vocab_size: int,
+  pad_id: int = 0,
+  num_puzzle_identifiers: int = 1,
+  mean_puzzle_examples: float = 1.0,
+) -> tuple[DatasetMetadata, dict[str, SplitSet]]:
+  """(metadata, {"all": data}): one split of a single set, as every builder here writes it.
+
+  The pad token doubles as the ignored label and identifier 0 is the blank one; the
+  sequence length and the group count come from `data`.
+  """
   meta = DatasetMetadata(
     pad_id=pad_id,
     ignore_label_id=pad_id,
     blank_identifier_id=0,
     vocab_size=vocab_size,
-    seq_len=inputs.shape[1],
-    num_puzzle_identifiers=1,
-    total_groups=n,
-    mean_puzzle_examples=1.0,
+    seq_len=int(data.inputs.shape[1]),
+    num_puzzle_identifiers=num_puzzle_identifiers,
+    total_groups=data.num_groups,
+    mean_puzzle_examples=mean_puzzle_examples,
     sets=["all"],
   )
   return meta, {"all": data}

@@ -62,10 +62,10 @@ from hrm_jax.data._maze_grid import (
   tokens_to_chars,
 )
 from hrm_jax.data.format import (
-  DatasetMetadata,
   PuzzleSetBuilder,
   check_setting,
   claim_dataset_folder,
+  single_set,
   write_dataset,
 )
 
@@ -165,18 +165,7 @@ def _split_set(inputs: np.ndarray, labels: np.ndarray, aug: bool):
         0, dihedral(q.reshape(n, n), tid).ravel(), dihedral(a.reshape(n, n), tid).ravel()
       )
   data = builder.build()
-  meta = DatasetMetadata(
-    pad_id=PAD,
-    ignore_label_id=PAD,
-    blank_identifier_id=0,
-    vocab_size=VOCAB_SIZE,
-    seq_len=n * n,
-    num_puzzle_identifiers=1,
-    total_groups=data.num_groups,
-    mean_puzzle_examples=1.0,
-    sets=["all"],
-  )
-  return meta, {"all": data}
+  return single_set(data, VOCAB_SIZE, PAD)
 
 
 def _stats(infos: list[dict]) -> dict:

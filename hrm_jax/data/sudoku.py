@@ -44,12 +44,13 @@ from hrm_jax.data._sudoku_gen import (
 from hrm_jax.data.augment import apply_transforms, is_valid_solution, random_transforms
 from hrm_jax.data.format import (
   DatasetFormatError,
-  DatasetMetadata,
   SplitSet,
   check_setting,
   claim_dataset_folder,
+  single_set,
   write_dataset,
 )
+from hrm_jax.tasks.sudoku import VOCAB_SIZE  # the task's metadata: PAD, blank, digits
 
 __all__ = [
   "CSV_HEADERS", "PRESETS", "RATINGS", "SETTING_DEFAULTS", "Candidate", "Puzzles",
@@ -162,20 +163,6 @@ def make_split(
   )
 
 
-def _metadata(split: SplitSet) -> DatasetMetadata:
-  return DatasetMetadata(
-    pad_id=0,
-    ignore_label_id=0,
-    blank_identifier_id=0,
-    vocab_size=11,
-    seq_len=81,
-    num_puzzle_identifiers=1,
-    total_groups=split.num_groups,
-    mean_puzzle_examples=1,
-    sets=["all"],
-  )
-
-
 def build_sudoku(
   out_dir: str | os.PathLike,
   *,
@@ -283,7 +270,7 @@ def build_sudoku(
   print("; ".join(line(s) for s in ("train", "test")))
   return write_dataset(
     out_dir,
-    {"train": (_metadata(train), {"all": train}), "test": (_metadata(test), {"all": test})},
+    {"train": single_set(train, VOCAB_SIZE), "test": single_set(test, VOCAB_SIZE)},
     started=t0,
     build_args=args,
     extra_files={
