@@ -40,7 +40,7 @@ def init_train_state(params: dict, oc: OptimConfig, ema_rate: float = 0.0) -> Tr
   )
 
 
-def make_train_step(config: HRMConfig, oc: OptimConfig, ema_rate: float = 0.0):
+def make_train_step(config: HRMConfig, oc: OptimConfig, ema_rate: float = 0.0, net_sharding=None):
   """Returns the pure `train_step(state, carry, batch, rng) -> (state, carry, metrics)`.
 
   Jit it (donating state and carry), e.g. `jax.jit(step, donate_argnums=(0, 1))`.
@@ -49,6 +49,9 @@ def make_train_step(config: HRMConfig, oc: OptimConfig, ema_rate: float = 0.0):
   sums (see `losses.act_loss`), "loss" (the scaled loss) and both learning rates.
   With `ema_rate` in (0, 1) the state's EMA (see `init_train_state`, same rate) moves
   towards the updated parameters: ema <- ema_rate * ema + (1 - ema_rate) * params.
+  `net_sharding` (a jax Sharding, e.g. replicated) is where params["net"] is gathered for
+  the forward and backward pass when the state keeps it split (train.param_sharding "fsdp"):
+  once per step, so the recurrence runs as under replication.
   """
   if not 0 <= ema_rate < 1:
     raise ConfigError(f"ema_rate must lie in [0, 1) (0 = no EMA), got {ema_rate!r}")
@@ -67,6 +70,9 @@ def make_train_step(config: HRMConfig, oc: OptimConfig, ema_rate: float = 0.0):
     ids_B = carry.puzzle_identifiers
     rows_BxE = act.puzzle_rows(params, ids_B)
     global_batch = batch["inputs"].shape[0]
+    net = params["net"]
+    if net_sharding is not None:
+      net = jax.lax.with_sharding_constraint(net, net_sharding)
 
     def loss_fn(net, rows):
       new_carry, out = act.segment(
@@ -79,7 +85,7 @@ def make_train_step(config: HRMConfig, oc: OptimConfig, ema_rate: float = 0.0):
 
     (loss, (new_carry, metrics)), (g_net, g_rows) = jax.value_and_grad(
       loss_fn, argnums=(0, 1), has_aux=True
-    )(params["net"], rows_BxE)
+    )(net, rows_BxE)
 
     step = state.step + 1
     new_params = dict(params)

@@ -53,14 +53,17 @@ def test_eight_devices_match_one(tmp_path, data):
   assert jax.device_count() == 8
   kw = dict(steps=6, eval_every=6, log_every=2, checkpoint_every=6)
   runs = {}
-  for n in (1, 8):
-    cfg = tiny_run.config(tmp_path / f"dev{n}", data, **kw)
+  for n, mode in ((1, "replicated"), (8, "replicated"), (8, "fsdp")):
+    run_dir = tmp_path / f"dev{n}-{mode}"
+    cfg = tiny_run.config(run_dir, data, param_sharding=mode, **kw)
     cfg.eval.max_examples = 32
     train.train(cfg, devices=jax.devices()[:n], write_report=False)
-    params, _, _ = model_dir.load_model(tmp_path / f"dev{n}" / "checkpoints")
-    recs = records.read_records(tmp_path / f"dev{n}" / "metrics.jsonl")
-    runs[n] = (params, [r["loss"] for r in recs if r["kind"] == "train"])
-  np.testing.assert_allclose(runs[1][1], runs[8][1], rtol=1e-4)
-  jax.tree.map(
-    lambda a, b: np.testing.assert_allclose(a, b, rtol=1e-3, atol=1e-4), runs[1][0], runs[8][0]
-  )
+    params, _, _ = model_dir.load_model(run_dir / "checkpoints")
+    recs = records.read_records(run_dir / "metrics.jsonl")
+    runs[n, mode] = (params, [r["loss"] for r in recs if r["kind"] == "train"])
+  one = runs[1, "replicated"]
+  for got in (runs[8, "replicated"], runs[8, "fsdp"]):
+    np.testing.assert_allclose(one[1], got[1], rtol=1e-4)
+    jax.tree.map(
+      lambda a, b: np.testing.assert_allclose(a, b, rtol=1e-3, atol=1e-4), one[0], got[0]
+    )

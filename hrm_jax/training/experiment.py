@@ -19,6 +19,7 @@ from hrm_jax import act, tasks
 from hrm_jax.config import ConfigError, HRMConfig
 from hrm_jax.data.format import DatasetFormatError, DatasetMetadata, read_metadata
 from hrm_jax.train_step import OptimConfig
+from hrm_jax.training import parallel
 
 HALT_RULES = tuple(r for r in act.HALT_RULES if r != "none")  # eval.halt_rule
 
@@ -42,6 +43,7 @@ SAFE_FIELDS = frozenset(
       "progress",
       "wandb",
       "tensorboard",
+      "param_sharding",  # where the state lives, not what it computes
     )
   ]
   + [
@@ -97,6 +99,8 @@ def check(cfg: ConfigDict) -> None:
     _fail("train.steps", t.steps, "set train.steps or train.epochs")
   if not 0 <= t.ema_rate < 1:
     _fail("train.ema_rate", t.ema_rate, "must lie in [0, 1) (0 = no EMA)")
+  if t.param_sharding not in parallel.PARAM_SHARDINGS:
+    _fail("train.param_sharding", t.param_sharding, f"must be one of {parallel.PARAM_SHARDINGS}")
   e = cfg.eval
   if e.global_batch_size < 1:
     _fail("eval.global_batch_size", e.global_batch_size, "must be a positive integer")

@@ -1,8 +1,12 @@
 """Data parallelism: multi-host start-up, the device mesh, batch placement, memory fit.
 
 One mesh axis, "data", spans every device of every process. Batches (and the
-ACT carry, one slot per batch row) are split along it; parameters and
-optimizer state are replicated. The mesh axis is `AxisType.Auto`: current JAX
+ACT carry, one slot per batch row) are split along it. Parameters, optimizer
+state and EMA are replicated (train.param_sharding = "replicated") or, with
+"fsdp", each leaf split along its largest dimension divisible by the device count
+(`state_shardings`); the puzzle-embedding table is split by rows in both modes
+(by columns when the rows do not divide evenly).
+The mesh axis is `AxisType.Auto`: current JAX
 makes `jax.make_mesh` axes Explicit by default (sharding in types), which would
 require every op of the model to state how batch-sharded operands combine; with
 Auto the compiler propagates the shardings and inserts the gradient all-reduce.
@@ -10,6 +14,7 @@ Auto the compiler propagates the shardings and inserts the gradient all-reduce.
 
 from __future__ import annotations
 
+import math
 import os
 from pathlib import Path
 
@@ -22,6 +27,11 @@ from jax.sharding import PartitionSpec as P
 from hrm_jax.config import ConfigError
 
 DATA = "data"
+PARAM_SHARDINGS = ("replicated", "fsdp")  # train.param_sharding
+# Under fsdp, leaves smaller than this many elements stay replicated: gathering them
+# would cost more in latency than the memory they take.
+FSDP_MIN_SIZE = 4096
+PUZZLE_TABLE = "puzzle_emb"  # the params key (and EMA key) of the sign-SGD table
 
 # Environment variables that announce a multi-process job (jax.distributed can
 # read the rest of the set-up from them or from the cluster itself).
@@ -77,6 +87,56 @@ def replicated(mesh: Mesh) -> NamedSharding:
 def batch_sharded(mesh: Mesh) -> NamedSharding:
   """Sharding of anything with a leading batch axis: split along "data"."""
   return NamedSharding(mesh, P(DATA))
+
+
+def _split_dim(shape: tuple[int, ...], n: int) -> int | None:
+  """The largest dimension of `shape` divisible by `n` (the first of equals), or None."""
+  fits = [i for i, d in enumerate(shape) if d % n == 0 and d >= n]
+  return max(fits, key=lambda i: (shape[i], -i)) if fits else None
+
+
+def _along(dim: int | None, ndim: int) -> P:
+  return P() if dim is None else P(*(DATA if i == dim else None for i in range(ndim)))
+
+
+def leaf_spec(path, shape: tuple[int, ...], n: int, mode: str) -> P:
+  """PartitionSpec of one state leaf at pytree `path` on `n` devices under `mode`.
+
+  The puzzle table (any leaf under a "puzzle_emb" key: parameters, EMA) is split in every
+  mode: by rows when its row count divides by n, else along its embedding columns (its rows'
+  gather and sign-SGD scatter stay local), else replicated. Under "fsdp" every other leaf
+  of at least FSDP_MIN_SIZE elements is split along `_split_dim`; the rest is replicated.
+  """
+  if any(getattr(k, "key", None) == PUZZLE_TABLE for k in path):
+    rows_N, cols_E = shape
+    return _along(0 if rows_N % n == 0 else 1 if cols_E % n == 0 else None, 2)
+  if mode == "fsdp" and math.prod(shape) >= FSDP_MIN_SIZE:
+    return _along(_split_dim(shape, n), len(shape))
+  return P()
+
+
+def state_shardings(mesh: Mesh, tree, mode: str = "replicated"):
+  """NamedShardings for a pytree of state (arrays or ShapeDtypeStructs), by `leaf_spec`."""
+  if mode not in PARAM_SHARDINGS:
+    raise ConfigError(f"param_sharding {mode!r} is unknown", hint=f"use one of {PARAM_SHARDINGS}")
+  return jax.tree_util.tree_map_with_path(
+    lambda path, x: NamedSharding(mesh, leaf_spec(path, tuple(x.shape), mesh.size, mode)), tree
+  )
+
+
+def net_sharding(mesh: Mesh, mode: str):
+  """Where the train step gathers params["net"] for its passes (make_train_step's
+  `net_sharding`): replicated under "fsdp" (one all-gather per step), else None."""
+  return replicated(mesh) if mode == "fsdp" else None
+
+
+def device_bytes(tree) -> dict:
+  """Bytes each device holds of a pytree of jax.Arrays (their addressable shards)."""
+  out: dict = {}
+  for x in jax.tree.leaves(tree):
+    for shard in x.addressable_shards:
+      out[shard.device] = out.get(shard.device, 0) + shard.data.nbytes
+  return out
 
 
 def check_batch_size(mesh: Mesh, global_batch_size: int, what: str = "global batch size") -> None:

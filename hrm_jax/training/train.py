@@ -178,9 +178,11 @@ def _train(
 
   # ---- state: fresh, then overwritten by the latest readable checkpoint if there is one
   k_init, k_run = jax.random.split(jax.random.key(cfg.seed))
-  state = jax.jit(
-    lambda k: init_train_state(model.init(k, s.model), s.optim, ema_rate), out_shardings=repl
-  )(k_init)
+  init_state = lambda k: init_train_state(model.init(k, s.model), s.optim, ema_rate)
+  state_sh = parallel.state_shardings(
+    mesh, jax.eval_shape(init_state, k_init), cfg.train.param_sharding
+  )
+  state = jax.jit(init_state, out_shardings=state_sh)(k_init)
   batch_shape = {
     "inputs": (B, s.model.seq_len),
     "labels": (B, s.model.seq_len),
@@ -265,9 +267,11 @@ def _train(
 
   # ---- compiled step; refuse early if it cannot fit in memory
   step_fn = jax.jit(
-    make_train_step(s.model, s.optim, ema_rate),
+    make_train_step(
+      s.model, s.optim, ema_rate, parallel.net_sharding(mesh, cfg.train.param_sharding)
+    ),
     donate_argnums=(0, 1),
-    out_shardings=(repl, rows, repl),
+    out_shardings=(state_sh, rows, repl),
   )
   spec = {k: jax.ShapeDtypeStruct(v, jnp.int32, sharding=rows) for k, v in batch_shape.items()}
   step_fn = step_fn.lower(state, carry, spec, jax.random.fold_in(k_run, 0)).compile()
