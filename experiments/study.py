@@ -30,7 +30,7 @@ def _show_line(line: str, _last=[""]) -> None:
 def main(argv: list[str] | None = None) -> int:
   """Plan, check, run the grid and write the report; prints the report's path."""
   from experiments import main as entry
-  from hrm_jax.training import study
+  from hrm_jax.training import study, study_report
 
   t0 = time.time()
   cfg = entry._load(DEFAULT, list(sys.argv[1:] if argv is None else argv))
@@ -47,7 +47,7 @@ def main(argv: list[str] | None = None) -> int:
   records = study.run_grid(cfg, cells, show=_show_line)
   if sys.stdout.isatty():
     print()
-  path = study.write_report(cfg, records, time.time() - t0)
+  path = study_report.write_report(cfg, records, time.time() - t0)
   print(f"report: {path}")
   return 0
 

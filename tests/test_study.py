@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from experiments.configs import study as study_configs
-from hrm_jax.training import study
+from hrm_jax.training import study, study_report
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -116,10 +116,25 @@ def test_report_from_results_states_the_winner_or_no_difference(tmp_path):
   s = toy(tmp_path)
   clear = [_record("HRM", n, 0.9 + 0.01 * n) for n in (0, 1)]
   clear += [_record("one-pass", n, 0.2 + 0.01 * n) for n in (0, 1)]
-  text = study.write_report(s, clear, 60.0).read_text()
+  text = study_report.write_report(s, clear, 60.0).read_text()
   assert "HRM (0.905 +- 0.007) wins by 0.700" in text
   assert "Test-time compute raised" in text
   close = [_record("HRM", n, 0.5 + 0.2 * n) for n in (0, 1)]
   close += [_record("one-pass", n, 0.55) for n in (0, 1)]
-  assert "no clear difference" in study.write_report(s, close, 60.0).read_text()
+  assert "no clear difference" in study_report.write_report(s, close, 60.0).read_text()
   assert json.loads((Path(s.out) / "results.json").read_text())["budget"] == "updates"
+
+
+def test_cpu_study_plans_every_arch_matched(tmp_path):
+  s = study_configs.get_config("cpu")
+  for name, t in s.tasks.items():  # the same shapes from a few examples
+    t.data.path = str(tmp_path / name)
+    t.data.build.update(train_size=64, test_size=16)
+  cells = study.plan(s)
+  assert len(cells) == len(s.tasks) * len(s.archs) * len(s.seeds)
+  for c in cells:
+    ref = next(r for r in cells if r.task == c.task and r.arch == s.reference)
+    assert abs(c.params / ref.params - 1) <= s.tolerance, c.name
+    assert c.cfg.train.steps == ref.cfg.train.steps  # equal updates
+  mlp = next(c for c in cells if c.arch == "TRM-MLP").cfg.model
+  assert mlp.mlp_t and mlp.pos_encodings == "none"

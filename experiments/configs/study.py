@@ -1,6 +1,6 @@
 """Study configs (`python -m experiments.study --config=experiments/configs/study.py:VARIANT`).
 
-Variants: `cpu` (prefix parity and 7x7 mazes, 3 seeds, sized for 60 minutes on 2 cores),
+Variants: `cpu` (prefix parity and 7x7 mazes, 3 seeds, sized for 40 minutes on 2 cores),
 `paper` (Sudoku-Extreme-1k and Maze-Hard-1k at the published settings, for an accelerator
 host) and `toy` (two architectures, two seeds, a few updates: the test suite's grid).
 An architecture is the task's config with overrides {section: {field: value}}, or a function
@@ -13,30 +13,52 @@ import ml_collections
 from experiments import demo
 from experiments.configs import common, maze, parity, sudoku
 
-ONE_SEGMENT = {"halt_max_steps": 1}
-ARCHS = {  # every architecture of a study, by name
-  "HRM": {"model": {"arch": "hrm"}},
+
+def _blocks(cfg) -> int:
+  """Blocks of the task's HRM (h_layers + l_layers): the depth every architecture gets."""
+  return cfg.model.h_layers + cfg.model.l_layers
+
+
+def _with(cfg, **model):
+  """A copy of `cfg` with the model fields `model`."""
+  c = cfg.copy_and_resolve_references()
+  c.model.update(model)
+  return c
+
+
+def trm(cfg):
+  """TRM (attention): one module of as many blocks as the HRM's two (matched by depth)."""
+  return _with(cfg, arch="trm", h_layers=0, l_layers=_blocks(cfg), no_act_continue=True)
+
+
+def trm_mlp(cfg):
+  """TRM-MLP: TRM whose blocks mix tokens by an MLP over positions, so no position code."""
+  return _with(trm(cfg), mlp_t=True, pos_encodings="none")
+
+
+def transformer(cfg):
+  """The fixed-depth baseline (hrm_jax/archs/transformer.py): the HRM's blocks in one pass,
+  one segment."""
+  c = _with(cfg, arch="transformer", h_layers=_blocks(cfg), l_layers=0, h_cycles=1, l_cycles=1)
+  c.model.halt_max_steps = c.eval.halt_max_steps = 1
+  return c
+
+
+# Every architecture of a study, by name: a function of the task's config. Each gets the
+# HRM's number of blocks (depth); the study's `match` rule then resizes the width only where
+# the parameter counts still differ by more than `tolerance` (the planner prints the counts).
+ARCHS = {
+  "HRM": lambda cfg: cfg.copy_and_resolve_references(),
   "one-pass": demo.one_pass,  # HRM with N = T = 1 and one segment: its fixed-depth twin
-  "TRM": {"model": {"arch": "trm", "h_layers": 0, "no_act_continue": True}},
-  "TRM-MLP": {
-    "model": {"arch": "trm", "h_layers": 0, "no_act_continue": True, "mlp_t": True},
-  },
-  "transformer": {  # the fixed-depth baseline (hrm_jax/archs/transformer.py)
-    "model": {"arch": "transformer", "h_cycles": 1, "l_cycles": 1, **ONE_SEGMENT},
-    "eval": {"halt_max_steps": 1},
-  },
+  "TRM": trm,
+  "TRM-MLP": trm_mlp,
+  "transformer": transformer,
 }
 
 
-def _archs(names, **model) -> ml_collections.ConfigDict:
-  """The named architectures, each with the extra model fields `model` (e.g. positions)."""
-  out = ml_collections.ConfigDict()
-  for name in names:
-    spec = ARCHS[name]
-    if not callable(spec):
-      spec = {**spec, "model": {**spec["model"], **(model if name == "TRM-MLP" else {})}}
-    out[name] = spec
-  return out
+def _archs(names) -> ml_collections.ConfigDict:
+  """The named architectures of ARCHS."""
+  return ml_collections.ConfigDict({name: ARCHS[name] for name in names})
 
 
 def get_config(variant: str | None = None):
@@ -58,6 +80,7 @@ def get_config(variant: str | None = None):
   s.test_time.restarts = (1, 8)  # K of K restarts from noisy initial states (1: plain)
   s.test_time.noise = 0.1  # std of the Gaussian noise on z_H and z_L
   s.test_time.select = "vote"  # the restart kept: "vote" (majority) or "q" (Q-head confidence)
+  s.test_time.max_examples = 0  # held-out examples of the sweep (0: as eval.final_max_examples)
   s.tasks = ml_collections.ConfigDict()
   if s.name == "toy":
     p = parity.get_config("cpu")
@@ -72,15 +95,23 @@ def get_config(variant: str | None = None):
     s.archs = _archs(("HRM", "one-pass"))
     s.seeds = (0, 1)
     s.test_time.segments_x, s.test_time.restarts = (1.0,), (1, 2)
-  elif s.name == "cpu":
-    s.tasks.parity = parity.get_config("cpu")
+  elif s.name == "cpu":  # sized for <= 40 min alone on 2 cores (estimate; README: measured)
+    p = parity.get_config("cpu")
+    p.train.update(steps=600, eval_every=200, checkpoint_every=200)  # the demo: 1500 updates
     m = maze.get_config("cpu")
-    s.tasks.maze = m
-    s.archs = _archs(tuple(ARCHS), pos_encodings="learned")
+    m.train.update(steps=400, eval_every=200, checkpoint_every=200)  # the demo: 1200 updates
+    for t in (p, m):  # 500 of the 1000 held-out examples; the sweep reuses the final evaluation
+      t.eval.max_examples = t.eval.final_max_examples = 500
+    s.tasks.parity, s.tasks.maze = p, m
+    # one-pass left out: on these tasks it is the transformer's computation (4 blocks, 1 pass)
+    s.archs = _archs(("HRM", "TRM", "TRM-MLP", "transformer"))
+    s.flops_per_s = 4e10  # measured: the demo's HRM, 8.3 GFLOP per update at 5.9 updates/s
+    s.test_time.segments_x = (1.0, 4.0)
+    s.test_time.restarts = (1, 4)
   else:
     s.tasks.sudoku = sudoku.get_config("paper")
     s.tasks.maze = maze.get_config("paper")
-    s.archs = _archs(("HRM", "TRM", "TRM-MLP", "transformer"), pos_encodings="none")
+    s.archs = _archs(("HRM", "TRM", "TRM-MLP", "transformer"))
     s.seeds = (0,)
     s.max_hours = 72.0
     s.flops_per_s = 2e14  # one accelerator, bf16
