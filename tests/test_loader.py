@@ -1,10 +1,13 @@
-"""Loader: reference sampling semantics, exact resume, eval padding, per-process slices."""
+"""Loader: reference sampling semantics, exact resume, eval padding, per-process slices,
+prefetch."""
+
+import time
 
 import numpy as np
 import pytest
 
 from hrm_jax.data import format as fmt
-from hrm_jax.data.loader import TrainLoader, eval_batches, plan_iteration
+from hrm_jax.data.loader import Prefetch, TrainLoader, eval_batches, plan_iteration
 
 
 @pytest.fixture(scope="module")
@@ -80,6 +83,33 @@ def test_same_seed_same_batches_and_resume(data_dir):
   for want, got in zip(ref[13:], _take(resumed, 17)):
     for k in want:
       np.testing.assert_array_equal(want[k], got[k])
+
+
+def test_prefetch_runs_ahead_and_its_state_is_the_batches_taken(data_dir):
+  out, _ = data_dir
+  ref = _take(TrainLoader(out, global_batch_size=4, seed=7), 12)
+  loader = TrainLoader(out, global_batch_size=4, seed=7)
+  with Prefetch(loader, place=lambda b: {**b, "placed": True}, depth=2) as pre:
+    got = _take(pre, 5)
+    deadline = time.time() + 10
+    while pre._queue.qsize() < 2 and time.time() < deadline:  # two batches wait, prepared
+      time.sleep(0.01)
+    assert pre._queue.qsize() == 2
+    state = pre.state()
+  assert all(b["placed"] for b in got)
+  plain = TrainLoader(out, global_batch_size=4, seed=7)
+  _take(plain, 5)
+  assert state == plain.state() != loader.state()  # the taken ones, not the prepared ones
+  resumed = TrainLoader(out, global_batch_size=4, seed=7)
+  resumed.restore(state)
+  for want, b in zip(ref, got + _take(resumed, 7)):
+    for k in want:
+      np.testing.assert_array_equal(want[k], b[k])
+  with Prefetch(TrainLoader(out, global_batch_size=1000)) as bad:
+    with pytest.raises(ValueError, match="no full batch"):
+      next(bad)
+    with pytest.raises(ValueError, match="no full batch"):
+      next(bad)
 
 
 def test_process_slices_tile_global_batch(data_dir):

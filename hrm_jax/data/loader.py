@@ -4,7 +4,8 @@ Training (TrainLoader): iteration t walks set `sets[t % len(sets)]`; it shuffles
 `Generator(Philox(seed + t + 1))`, picks one random puzzle per group and packs that puzzle's
 examples (in random order, cut where the batch is full) into global batches of a fixed size;
 the incomplete last batch is dropped. The batch sequence is a pure function of the seed, and
-`state()` / `restore()` (two integers) continue it exactly.
+`state()` / `restore()` (two integers) continue it exactly. `Prefetch` prepares (and places)
+the next batches on a background thread; its `state()` is the position of the batches taken.
 
 Evaluation (eval_batches): sequential global batches; the last one is padded with pad inputs,
 ignore labels and the blank puzzle identifier, and `mask` marks the real rows.
@@ -17,7 +18,9 @@ each global batch. Batches are dicts of numpy arrays: inputs [b, S] int32, label
 from __future__ import annotations
 
 import os
-from typing import Iterator
+import queue
+import threading
+from typing import Any, Callable, Iterator
 
 import numpy as np
 
@@ -157,6 +160,72 @@ class TrainLoader:
     return _collate(
       self.metadata, self._sets[set_name], examples[self._lo : hi], puzzles[self._lo : hi]
     )
+
+
+class Prefetch:
+  """`depth` batches of a TrainLoader prepared ahead on a background thread.
+
+  Each batch is read and passed through `place` (e.g. a device_put onto the mesh) there,
+  so up to `depth` placed batches wait while the consumer's step runs. `state()` is the
+  loader's position after the last batch *taken* (not the ones prepared ahead): save it
+  and `restore` it into a fresh loader to continue exactly. A loader error is raised by
+  the `next` that would have returned the failed batch. Call `close()` when done.
+  """
+
+  def __init__(
+    self, loader: TrainLoader, place: Callable[[Batch], Any] | None = None, depth: int = 2
+  ):
+    if depth < 1:
+      raise ValueError(f"prefetch depth must be >= 1, got {depth}")
+    self._loader, self._place = loader, place or (lambda b: b)
+    self._state, self._error = loader.state(), None
+    self._queue: queue.Queue = queue.Queue(maxsize=depth)
+    self._stop = threading.Event()
+    self._thread = threading.Thread(target=self._fill, name="prefetch", daemon=True)
+    self._thread.start()
+
+  def _fill(self) -> None:
+    while not self._stop.is_set():
+      try:
+        item = (self._place(next(self._loader)), self._loader.state(), None)
+      except Exception as e:  # noqa: BLE001 -- handed to the consumer
+        item = (None, None, e)
+      while not self._stop.is_set():
+        try:
+          self._queue.put(item, timeout=0.1)
+          break
+        except queue.Full:
+          continue
+      if item[2] is not None:
+        return
+
+  def state(self) -> dict[str, int]:
+    """The loader position after the batches returned so far."""
+    return dict(self._state)
+
+  def __iter__(self) -> "Prefetch":
+    return self
+
+  def __next__(self):
+    if self._error is not None:
+      raise self._error
+    batch, state, self._error = self._queue.get()
+    if self._error is not None:
+      self.close()
+      raise self._error
+    self._state = state
+    return batch
+
+  def close(self) -> None:
+    """Stop the thread (batches prepared ahead are dropped)."""
+    self._stop.set()
+    self._thread.join()
+
+  def __enter__(self) -> "Prefetch":
+    return self
+
+  def __exit__(self, *exc) -> None:
+    self.close()
 
 
 def eval_batches(

@@ -4,9 +4,11 @@ checkpoints that resume exactly, and a report at the end.
   lock RUN_DIR; a resume must match RUN_DIR/config.json (experiment.check_resume)
   state, carry  <- restored from RUN_DIR/checkpoints, or freshly initialised
   for step in start+1 .. total:
-    batch  <- the loader's next global batch, split over the "data" mesh axis
+    batch  <- the loader's next global batch, split over the "data" mesh axis (prepared
+              PREFETCH batches ahead on a thread, data.loader.Prefetch)
     state, carry <- train_step(state, carry, batch, fold_in(key, step))   # one ACT segment
-    every log_every: metrics -> progress bar + metrics.jsonl (stop on a non-finite loss)
+    every log_every: metrics -> progress bar + metrics.jsonl (stop on a non-finite loss),
+              fetched while the next update runs: no host synchronisation between records
     at each step of experiment.schedule's eval_at (the last: total): evaluate the test split
     every checkpoint_every (and at evaluations, the time limit, Ctrl-C): save
 
@@ -34,7 +36,7 @@ from ml_collections import ConfigDict
 from tqdm import tqdm
 
 from hrm_jax import act, model
-from hrm_jax.data.loader import TrainLoader
+from hrm_jax.data.loader import Prefetch, TrainLoader
 from hrm_jax.errors import Interrupted, UserError
 from hrm_jax.train_step import init_train_state, make_train_step, reduce_metrics
 from hrm_jax.training import checkpoint, evaluate, experiment, inference, parallel, records, runlock
@@ -55,6 +57,36 @@ def _all_finite(tree) -> bool:
     jnp.all(jnp.isfinite(x)) for x in jax.tree.leaves(tree) if jnp.issubdtype(x.dtype, jnp.inexact)
   ]
   return bool(jnp.all(jnp.stack(leaves))) if leaves else True
+
+
+PREFETCH = 2  # training batches prepared and placed on the devices ahead of the step
+
+
+class _Window:
+  """Metric sums of the updates since the last record, fetched without stalling the loop:
+  `close` starts their copy to the host and `flush` (called once the next update is
+  dispatched, or at once before a save) writes them; `t` is when the window began."""
+
+  def __init__(self, start: int):
+    self.sums, self.start, self.pending, self.t = None, start, None, time.time()
+    self._add = jax.jit(lambda a, b: jax.tree.map(jnp.add, a, b))  # one dispatch per update
+
+  def add(self, metrics: dict) -> None:
+    self.sums = metrics if self.sums is None else self._add(self.sums, metrics)
+
+  def close(self, step: int) -> None:
+    for x in jax.tree.leaves(self.sums):
+      x.copy_to_host_async()
+    self.pending, self.sums, self.start = (self.start, step, self.sums), None, step
+
+  def flush(self, write) -> None:
+    """write(first, last, host sums, seconds) for the closed window, if there is one."""
+    if self.pending is not None:
+      (first, last, sums), self.pending = self.pending, None
+      host = jax.device_get(sums)
+      now = time.time()
+      write(first, last, host, now - self.t)
+      self.t = now
 
 
 def train(cfg: ConfigDict, *, devices=None, write_report: bool = True) -> dict:
@@ -296,7 +328,7 @@ def _train(
       state=state,
       carry=carry,
       rng=key_data(k_run),
-      loader_state=loader.state(),
+      loader_state=batches.state(),  # the batches consumed, not those prefetched
       config=s.model,
       meta={**meta, "step": step},
       metrics=metrics,
@@ -311,16 +343,29 @@ def _train(
       else "no checkpoint was saved before it"
     )
 
-  # ---- the loop
+  def record(first: int, last: int, sums: dict, seconds: float) -> None:
+    means = reduce_metrics(sums, B, n_steps=last - first)
+    if not np.isfinite(means["loss"]):
+      raise NonFiniteLossError(
+        f"non-finite loss ({means['loss']}) between steps {first + 1} and {last}; {last_good()}",
+        hint=NonFiniteLossError.HINT,
+      )
+    means["examples_per_s"] = B * (last - first) / max(seconds, 1e-9)
+    recorder.log(last, "train", means)
+    bar.set_postfix(
+      loss=f"{means['loss']:.3f}",
+      acc=f"{means['accuracy']:.3f}",
+      exact=f"{means['exact_accuracy']:.3f}",
+    )
+
+  # ---- the loop: batches prepared and placed on a thread, metrics fetched a step late
   t_start, eval_metrics, predictions = time.time(), {}, None
-  window, window_start, t_window = None, start, time.time()
-  eval_at, bar, step = set(s.eval_at), None, start
+  window, eval_at, bar, step = _Window(start), set(s.eval_at), None, start
+  batches = Prefetch(loader, place=lambda b: parallel.shard_batch(mesh, b), depth=PREFETCH)
   try:
     with _CtrlC() as ctrl_c:
       for step in range(start + 1, s.total_steps + 1):
-        batch = parallel.shard_batch(mesh, next(loader))
-        state, carry, m = step_fn(state, carry, batch, jax.random.fold_in(k_run, step))
-        window = m if window is None else jax.tree.map(jnp.add, window, m)
+        state, carry, m = step_fn(state, carry, next(batches), jax.random.fold_in(k_run, step))
         if bar is None:  # started after the first update: no compile in ETA
           bar = tqdm(
             total=s.total_steps,
@@ -329,6 +374,8 @@ def _train(
             disable=not (lead and cfg.train.progress),
             desc=f"{cfg.task}-{cfg.variant}",
           )
+        window.flush(record)  # the last record's sums, copied while this update runs
+        window.add(m)
         bar.update(1)
         last = step == s.total_steps
         out_of_time = cfg.train.time_limit_s and time.time() - t_start > cfg.train.time_limit_s
@@ -336,27 +383,14 @@ def _train(
         do_save = do_eval or out_of_time or ctrl_c.hit or step % cfg.train.checkpoint_every == 0
 
         if step % cfg.train.log_every == 0 or do_save:
-          means = reduce_metrics(jax.device_get(window), B, n_steps=step - window_start)
-          if not np.isfinite(means["loss"]):
-            raise NonFiniteLossError(
-              f"non-finite loss ({means['loss']}) between steps {window_start + 1} and "
-              f"{step}; {last_good()}",
-              hint=NonFiniteLossError.HINT,
-            )
-          now = time.time()
-          means["examples_per_s"] = B * (step - window_start) / max(now - t_window, 1e-9)
-          recorder.log(step, "train", means)
-          bar.set_postfix(
-            loss=f"{means['loss']:.3f}",
-            acc=f"{means['accuracy']:.3f}",
-            exact=f"{means['exact_accuracy']:.3f}",
-          )  # shown now, not a window late
-          window, window_start, t_window = None, step, now
+          window.close(step)
+          if do_save:  # an evaluation, a checkpoint or a stop waits for the record
+            window.flush(record)
         if do_eval:
           eval_metrics, predictions = run_eval(final=last)
           recorder.log(step, "eval", eval_metrics)
           tqdm.write(f"step {step}: eval {evaluate.headline(eval_metrics)}")
-          t_window = time.time()
+          window.t = time.time()
           bar.unpause()  # the evaluation's time is not training time
         if do_save:
           save(step, {k: v for k, v in eval_metrics.items()} if do_eval else None)
@@ -371,6 +405,7 @@ def _train(
           tqdm.write(f"time limit of {cfg.train.time_limit_s}s reached at step {step}")
           break
   finally:
+    batches.close()
     if bar is not None:
       bar.close()
     recorder.close()
