@@ -339,3 +339,21 @@ def test_headline_shows_pass_at_1_and_2_of_every_rule_and_no_losses():
   } <= set(shown)
   assert not {"pass@10", "halt/pass@1", "lm_loss", "examples", "segments"} & set(shown)
   assert set(shown) <= set(names)
+
+
+def test_cli_restarts(tiny_model, capsys):
+  root, _, _, _ = tiny_model
+  flags = ["--checkpoint", str(root / "m"), "--batch-size", "32", "--max-examples", "32"]
+  code, out, _ = _cli(flags + ["--no-progress"], capsys)
+  plain = json.loads(out)
+  code1, out, _ = _cli(flags + ["--no-progress", "--restarts", "1", "--restart-noise", "0"], capsys)
+  one = json.loads(out)  # K=1 without noise: the plain evaluation exactly, plus the compute
+  assert code == code1 == 0 and {k: one[k] for k in plain} == plain
+  assert one["restarts"] == 1 and one["restart_segments"] == plain["halt/segments"]
+  code, out, _ = _cli(flags + ["--no-progress", "--restarts", "2"], capsys)
+  two = json.loads(out)
+  assert code == 0 and two["restarts"] == 2
+  assert two["halt/segments"] <= two["restart_segments"] <= 2 * two["segments"]
+  assert 0.5 <= two["restart_agree"] <= 1.0
+  code, _, err = _cli(flags + ["--restarts", "2", "--restart-noise", "-1"], capsys)
+  assert code == 2 and len(err) == 1 and "noise" in err[0]

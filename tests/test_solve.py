@@ -16,7 +16,7 @@ from hrm_jax import act, errors, model
 from hrm_jax.tasks import parity as parity_task
 from hrm_jax.tasks import sudoku as sudoku_task
 from hrm_jax.tools import solve
-from hrm_jax.training import inference, model_dir
+from hrm_jax.training import inference, model_dir, test_time
 
 GOLDEN = pathlib.Path(__file__).parent / "golden"
 ROOT = pathlib.Path(__file__).parents[1]
@@ -440,3 +440,20 @@ def test_solve_from_a_training_run_dir(tmp_path, capsys, caplog):
   assert not [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]
   out = capsys.readouterr().out
   assert out.startswith("maze:\n" + MAZE) and "valid path: " in out
+
+
+def test_restart_flags(parity_dir, capsys):
+  flags = ["--checkpoint", str(parity_dir), "--parity", "0110 1001"]
+  assert solve.main(flags) == 0
+  plain = capsys.readouterr().out.splitlines()
+  assert solve.main(flags + ["--restarts", "1", "--restart-noise", "0"]) == 0
+  one = capsys.readouterr().out.splitlines()  # K=1 without noise: the plain answer exactly
+  used = re.match(r"segments: (\d+) of", plain[3]).group(1)
+  assert one[3] == plain[3] + f"; 1 restarts, {used} segments in all"
+  assert one[:3] + one[4:] == plain[:3] + plain[4:]
+  assert solve.main(flags + ["--restarts", "2", "--restart-select", "q"]) == 0
+  two = capsys.readouterr().out.splitlines()
+  spent = int(re.search(r"; 2 restarts, (\d+) segments in all", two[3]).group(1))
+  assert int(re.match(r"segments: (\d+) of", two[3]).group(1)) <= spent
+  with pytest.raises(test_time.TestTimeError, match="restarts must be a positive integer"):
+    solve.main(flags + ["--restarts", "0"])

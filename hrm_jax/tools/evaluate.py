@@ -1,6 +1,8 @@
 """`python -m hrm_jax.tools.evaluate --checkpoint DIR`: evaluate a run or model on its test split.
 
-Prints the metrics of `hrm_jax.training.evaluate` as JSON (see its docstring).
+Prints the metrics of `hrm_jax.training.evaluate` as JSON (see its docstring); with
+`--restarts K` (`--restart-noise`, `--restart-select q|vote`) those of K noisy restarts
+batched on the device, plus restarts, restart_segments and restart_agree.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ from pathlib import Path
 import jax
 
 from hrm_jax import act, errors, tasks
-from hrm_jax.training import parallel
+from hrm_jax.training import parallel, test_time
 from hrm_jax.training.evaluate import (
   DEFAULT_PASS_KS,
   EvaluateError,
@@ -56,6 +58,7 @@ def main(argv: list[str] | None = None) -> int:
     default=",".join(map(str, DEFAULT_PASS_KS)),
     help="ARC: the K of pass@K, comma-separated",
   )
+  test_time.add_cli_options(p)
   p.add_argument("--no-ema", action="store_true", help="evaluate the raw, not the EMA, parameters")
   p.add_argument("--out", default="", help="also write the metrics as JSON to this file")
   p.add_argument(
@@ -72,6 +75,7 @@ def main(argv: list[str] | None = None) -> int:
     raise EvaluateError(f"--pass-ks {a.pass_ks!r}: expected positive integers like 1,2,10") from e
   if a.segments < 0 or a.batch_size < 1 or a.max_examples < 0:
     raise EvaluateError("--segments and --max-examples must be >= 0 and --batch-size >= 1")
+  restart = test_time.cli_options(a)
   parallel.maybe_initialize_distributed()
   params, config, meta = load_for_eval(a.checkpoint, use_ema=not a.no_ema)
   task = a.task or meta.get("task", "")
@@ -110,6 +114,7 @@ def main(argv: list[str] | None = None) -> int:
     pass_ks=pass_ks,
     progress=lead and not a.no_progress,
     submission_path=submission,
+    **restart,
   )
   report = {"checkpoint": meta["step_dir"], "task": task, "data": str(data), **metrics}
   if lead:

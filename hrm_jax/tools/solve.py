@@ -14,7 +14,9 @@ segments used and the halting confidence sigmoid(q_halt). Malformed puzzles
 or incompletable Sudoku givens, a maze without an S-G path) are refused in one
 line before the model is loaded, with exit code 2. Each task's module in hrm_jax.tasks
 reads, checks and prints its puzzles; a task that offers a reader gets its --NAME flag.
-(`--help` lists what each flag accepts: the task's `solve_inputs`).
+(`--help` lists what each flag accepts: the task's `solve_inputs`). `--restarts K`
+(with `--restart-noise`, `--restart-select q|vote`) runs K noisy restarts batched on the
+device and keeps one answer (`hrm_jax.training.test_time`).
 """
 
 from __future__ import annotations
@@ -29,7 +31,7 @@ from hrm_jax import act, errors, tasks
 from hrm_jax.config import HRMConfig
 from hrm_jax.errors import UserError
 from hrm_jax.tasks import PuzzleError
-from hrm_jax.training import inference, model_dir
+from hrm_jax.training import inference, model_dir, test_time
 
 __all__ = ["PuzzleError", "check_fits", "main", "run", "solvable_tasks"]
 
@@ -62,7 +64,13 @@ def run(args: argparse.Namespace) -> str:
   params, config, meta = model_dir.load_for_eval(args.checkpoint)
   inputs = np.stack(puzzles.tokens)
   sol = inference.solve(
-    params, config, inputs, puzzles.puzzle_id, max_steps=args.max_steps, eval_halt=args.halt
+    params,
+    config,
+    inputs,
+    puzzles.puzzle_id,
+    max_steps=args.max_steps,
+    eval_halt=args.halt,
+    **test_time.cli_options(args),
   )
   limit = int(args.max_steps or config.halt_max_steps)
   out, several, solved = list(puzzles.notes), len(inputs) > 1 and task.numbered, 0
@@ -72,6 +80,8 @@ def run(args: argparse.Namespace) -> str:
       f"segments: {sol.segments[i]} of {limit} ({how}); "
       f"halting confidence sigmoid(q_halt) = {sol.confidence[i]:.4f}"
     )
+    if sol.restart_segments is not None:
+      head += f"; {args.restarts} restarts, {sol.restart_segments[i]} segments in all"
     if several:
       out.append(f"== {i + 1} of {len(inputs)}: {puzzles.names[i]} ==")
     truth = puzzles.truths[i] if puzzles.truths else None
@@ -125,6 +135,7 @@ def _parser() -> argparse.ArgumentParser:
     f"(default {act.DEFAULT_HALT_RULE}: the rule it trains with, as at evaluation; 'none': "
     "the last segment's)",
   )
+  test_time.add_cli_options(p)
   return p
 
 
@@ -133,6 +144,7 @@ def main(argv: list[str] | None = None) -> int:
   args = _parser().parse_args(argv)
   if args.max_steps is not None and args.max_steps < 1:
     raise UserError("--max-steps must be >= 1")
+  test_time.cli_options(args)  # bad restart flags: refused before the model is read
   print(run(args))
   return 0
 

@@ -20,6 +20,12 @@ Reported (`metric_names` lists them in order; plain names: after K segments,
                             examples with a label (their count is the reference's `count`)
   segments, halt/segments   segments run (K), mean segments when halting
 
+With `restarts` R (the CLI's --restarts), each example runs R noisy restarts batched on the
+device (`hrm_jax.training.test_time`), the metrics are the kept restart's, and three keys
+are added: restarts (R), restart_segments (mean segments run over all R restarts until each
+one's halt: the test-time compute) and restart_agree (mean share of restarts whose halting
+answer is the kept one).
+
 A task may also write a file of its answers when given a path (ARC: `submission.json`
 in the ARC Prize format, see `hrm_jax.tasks.arc.arc_submission`).
 """
@@ -158,11 +164,20 @@ def evaluate(
   eval_fn=None,
   progress: bool = False,
   submission_path: Path | None = None,
+  restarts: int | None = None,
+  restart_noise: float = 0.0,
+  restart_select: str = "q",
 ):
   """`predict` then `score`: returns (metrics, predictions).
 
   `submission_path`: see `score` (ARC: the ARC Prize `submission.json` is written there).
+  `restarts`, `restart_noise`, `restart_select`: K noisy restarts (module docstring; None:
+  the plain evaluation), unless `eval_fn` is given.
   """
+  if eval_fn is None and restarts is not None:
+    eval_fn = inference.jitted_eval_fn(
+      config, num_segments, halt_rule, int(restarts), float(restart_noise), restart_select
+    )
   predictions = inference.predict(
     params,
     config,
@@ -178,6 +193,10 @@ def evaluate(
   metrics = score(
     task, predictions, data_dir, num_segments, pass_ks, submission_path=submission_path
   )
+  if "restart_segments" in predictions:
+    metrics["restarts"] = float(restarts or 1)
+    for k in ("restart_segments", "restart_agree"):
+      metrics[k] = float(predictions[k].mean())
   return metrics, predictions
 
 

@@ -183,11 +183,29 @@ class Solution:
   segments: np.ndarray  # [N] int32 segments run until the halt
   confidence: np.ndarray  # [N] float32 sigmoid(q_halt) at the halting segment
   halted_by_q: np.ndarray  # [N] bool: the halting rule fired before the segment limit
+  restart_segments: np.ndarray | None = None  # [N] segments over all K restarts (with K)
 
 
 @functools.lru_cache(maxsize=8)
-def _eval_fn(config: HRMConfig, num_segments: int, halt_rule: str):
-  return jax.jit(make_eval_fn(config, num_segments, halt_rule))
+def jitted_eval_fn(
+  config: HRMConfig,
+  num_segments: int,
+  halt_rule: str,
+  restarts: int | None = None,
+  noise: float = 0.0,
+  select: str = "q",
+):
+  """The jitted `make_eval_fn`, or with `restarts` K the jitted K noisy restarts of
+  `hrm_jax.training.test_time` (scale `noise`, the answer kept by `select`)."""
+  if restarts is None:
+    return jax.jit(make_eval_fn(config, num_segments, halt_rule))
+  from hrm_jax.training import test_time
+
+  return jax.jit(
+    test_time.make_restart_eval_fn(
+      config, num_segments, halt_rule, restarts=restarts, noise=noise, select=select
+    )
+  )
 
 
 def solve(
@@ -198,13 +216,17 @@ def solve(
   *,
   max_steps: int | None = None,
   eval_halt: str = act.DEFAULT_HALT_RULE,
+  restarts: int | None = None,
+  restart_noise: float = 0.0,
+  restart_select: str = "q",
 ) -> Solution:
   """Run ACT on token rows `inputs` [N, S]; return each row's answer at its halting segment.
 
   `eval_halt`: "q_halt" (q_halt > 0), "q_halt_gt_continue" (q_halt > q_continue)
   or "none" (the answer after all segments); at most `max_steps` (default:
   config.halt_max_steps) segments. The segments are run by `make_eval_fn`,
-  in calls of CHUNK rows.
+  in calls of CHUNK rows. `restarts` K: K noisy restarts batched on the device (see
+  `jitted_eval_fn`); the Solution then also has `restart_segments`.
   """
   eval_halt = act.resolve_halt_rule(eval_halt, config)
   inputs = np.asarray(inputs, np.int32)
@@ -217,7 +239,8 @@ def solve(
     else np.broadcast_to(np.asarray(puzzle_identifiers, np.int32), (n,))
   )
   segments = int(max_steps or config.halt_max_steps)
-  run = _eval_fn(config, segments, act.DEFAULT_HALT_RULE if eval_halt == "none" else eval_halt)
+  rule = act.DEFAULT_HALT_RULE if eval_halt == "none" else eval_halt
+  run = jitted_eval_fn(config, segments, rule, restarts, float(restart_noise), restart_select)
   size = min(n, CHUNK)
   parts = []
   for lo in range(0, n, size):
@@ -231,12 +254,15 @@ def solve(
     out = jax.device_get(run(params, batch))
     parts.append({k: np.asarray(v)[: min(size, n - lo)] for k, v in out.items()})
   outputs = {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
+  spent = outputs.get("restart_segments")
+  spent = None if spent is None else spent.astype(np.int32)
   if eval_halt == "none":
     return Solution(
       outputs["pred"].astype(np.int32),
       np.full(n, segments, np.int32),
       outputs["q"].astype(np.float32),
       np.zeros(n, bool),
+      spent,
     )
   steps = outputs["halt_steps"].astype(np.int32)
   return Solution(
@@ -244,4 +270,5 @@ def solve(
     steps,
     outputs["halt_q"].astype(np.float32),
     steps < segments,
+    spent,
   )

@@ -41,6 +41,35 @@ def check(restarts: int, noise: float, select: str) -> None:
     raise TestTimeError(f"the restart selection must be one of {SELECT_RULES}, got {select!r}")
 
 
+def add_cli_options(parser) -> None:
+  """The restart flags of the evaluate and solve CLIs: --restarts, --restart-noise,
+  --restart-select (read back by `cli_options`)."""
+  parser.add_argument(
+    "--restarts",
+    type=int,
+    default=None,
+    help="K noisy restarts batched on the device, one answer kept (omitted: one plain run)",
+  )
+  parser.add_argument(
+    "--restart-noise", type=float, default=0.1, help="std of the noise on z_H, z_L (with K)"
+  )
+  parser.add_argument(
+    "--restart-select",
+    default="vote",
+    choices=SELECT_RULES,
+    help="the restart kept: majority vote or the Q head's confidence",
+  )
+
+
+def cli_options(args) -> dict:
+  """{restarts, restart_noise, restart_select} of parsed `add_cli_options` flags, checked."""
+  if args.restarts is not None:
+    check(args.restarts, args.restart_noise, args.restart_select)
+  return dict(
+    restarts=args.restarts, restart_noise=args.restart_noise, restart_select=args.restart_select
+  )
+
+
 def noisy_carry(params: dict, batch: dict, config: HRMConfig, key, noise: float) -> act.Carry:
   """The evaluation's first carry after the reset, z_H/z_L plus N(0, noise^2), slots running.
 
@@ -147,10 +176,7 @@ def sweep(
         m = known[n]
         rows.append(_row(n, k, m, m["halt/segments"]))
         continue
-      fn = make_restart_eval_fn(
-        config, n, halt_rule, restarts=k, noise=noise if k > 1 else 0.0, select=select
-      )
-      metrics, predictions = evaluate.evaluate(
+      metrics, _ = evaluate.evaluate(
         params,
         config,
         task,
@@ -161,9 +187,11 @@ def sweep(
         global_batch_size=global_batch_size,
         max_examples=max_examples,
         pass_ks=(1,),
-        eval_fn=jax.jit(fn),
+        restarts=k,
+        restart_noise=noise if k > 1 else 0.0,
+        restart_select=select,
       )
-      rows.append(_row(n, k, metrics, float(predictions["restart_segments"].mean())))
+      rows.append(_row(n, k, metrics, metrics["restart_segments"]))
   return rows
 
 
