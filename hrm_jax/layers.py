@@ -69,6 +69,47 @@ def apply_rope(x_BxTxNxH: jax.Array, cos_TxH: jax.Array, sin_TxH: jax.Array) -> 
   return out.astype(x_BxTxNxH.dtype)
 
 
+# Compute dtypes cuDNN's fused (flash) attention takes.
+FUSED_ATTENTION_DTYPES = ("bfloat16", "float16")
+
+
+def attention_implementation(
+  backend: str, dtype, head_dim: int, compute_capability: str | None = None
+) -> str:
+  """`jax.nn.dot_product_attention`'s implementation for these settings: "cudnn" (the fused
+  flash kernel) on a CUDA GPU of compute capability >= 8.0 with bf16/fp16 inputs and a head
+  dim that is a multiple of 8 up to 128 (256 from 9.0, Hopper), else "xla"."""
+  if (
+    backend != "gpu"
+    or not compute_capability
+    or jnp.dtype(dtype).name not in FUSED_ATTENTION_DTYPES
+  ):
+    return "xla"
+  try:  # CUDA's "9.0"; other GPUs (ROCm) name theirs otherwise and get "xla"
+    major_minor = tuple(int(x) for x in compute_capability.split(".")[:2])
+  except ValueError:
+    return "xla"
+  head_max = 256 if major_minor >= (9, 0) else 128
+  ok = major_minor >= (8, 0) and head_dim % 8 == 0 and head_dim <= head_max
+  return "cudnn" if ok else "xla"
+
+
+def attend(q_BxTxNxH: jax.Array, k_BxTxNxH: jax.Array, v_BxTxNxH: jax.Array) -> jax.Array:
+  """Full attention softmax(q k^T / sqrt(H)) v, with the backend's fused kernel where
+  `attention_implementation` allows it (the device is the first of this process)."""
+  device = jax.local_devices()[0]
+  impl = attention_implementation(
+    jax.default_backend(),
+    q_BxTxNxH.dtype,
+    q_BxTxNxH.shape[-1],
+    getattr(device, "compute_capability", None),
+  )
+  scale = q_BxTxNxH.shape[-1] ** -0.5
+  return jax.nn.dot_product_attention(
+    q_BxTxNxH, k_BxTxNxH, v_BxTxNxH, scale=scale, implementation=impl
+  )
+
+
 class Attention(nn.Module):
   """Full (non-causal) multi-head attention with a fused qkv projection."""
 
@@ -84,7 +125,7 @@ class Attention(nn.Module):
     q, k, v = qkv_BxTx3NxH[:, :, :N], qkv_BxTx3NxH[:, :, N : 2 * N], qkv_BxTx3NxH[:, :, 2 * N :]
     if rope is not None:
       q, k = apply_rope(q, *rope), apply_rope(k, *rope)
-    o_BxTxNxH = jax.nn.dot_product_attention(q, k, v, scale=H**-0.5)
+    o_BxTxNxH = attend(q, k, v)
     return dense(cfg.hidden_size, cfg, "out")(o_BxTxNxH.reshape(B, T, N * H)).astype(cfg.dtype)
 
 
