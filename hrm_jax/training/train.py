@@ -211,6 +211,7 @@ def _train(
   # ---- state: fresh, then overwritten by the latest readable checkpoint if there is one
   k_init, k_run = jax.random.split(jax.random.key(cfg.seed))
   init_state = lambda k: init_train_state(model.init(k, s.model), s.optim, ema_rate)
+  net_sh = parallel.net_sharding(mesh, cfg.train.param_sharding)  # fsdp: gathered per step
   state_sh = parallel.state_shardings(
     mesh, jax.eval_shape(init_state, k_init), cfg.train.param_sharding
   )
@@ -243,8 +244,11 @@ def _train(
     # ARC: RUN_DIR/submission.json (ARC Prize format) is the latest evaluation's answers,
     # RUN_DIR/submissions/step_N.json those of every evaluation
     submission = run_dir / "submission.json" if lead and cfg.task == "arc" else None
+    params = state.eval_params  # under fsdp: the network gathered once, the table kept split
+    if net_sh is not None:
+      params = {**params, "net": jax.device_put(params["net"], net_sh)}
     metrics, predictions = evaluate.evaluate(
-      state.eval_params,
+      params,
       s.model,
       cfg.task,
       s.data_path,
@@ -299,9 +303,7 @@ def _train(
 
   # ---- compiled step; refuse early if it cannot fit in memory
   step_fn = jax.jit(
-    make_train_step(
-      s.model, s.optim, ema_rate, parallel.net_sharding(mesh, cfg.train.param_sharding)
-    ),
+    make_train_step(s.model, s.optim, ema_rate, net_sh),
     donate_argnums=(0, 1),
     out_shardings=(state_sh, rows, repl),
   )
