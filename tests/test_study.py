@@ -85,6 +85,8 @@ def test_grid_killed_then_resumed_and_reported(tmp_path):
   assert hrm["exact_accuracy"]["n"] == 2 and hrm["seeds"] == [0, 1]
   report = (Path(s.out) / "report.md").read_text()
   assert "| HRM |" in report and "| one-pass |" in report
+  assert hrm["harder/exact_accuracy"]["n"] == 2 and "| exact acc (harder set) |" in report
+  assert "Harder set: 64 held-out examples built with seed=1, train_size=16" in report
   for png in ("parity_curves.png", "parity_test_time.png"):
     assert (Path(s.out) / "plots" / png).stat().st_size > 0
 
@@ -136,5 +138,26 @@ def test_cpu_study_plans_every_arch_matched(tmp_path):
     ref = next(r for r in cells if r.task == c.task and r.arch == s.reference)
     assert abs(c.params / ref.params - 1) <= s.tolerance, c.name
     assert c.cfg.train.steps == ref.cfg.train.steps  # equal updates
+  maze = next(c for c in cells if c.task == "maze")
+  assert maze.harder.endswith("maze-harder") and maze.harder_in_train == 0
+  assert all(not c.harder for c in cells if c.task == "parity")
   mlp = next(c for c in cells if c.arch == "TRM-MLP").cfg.model
   assert mlp.mlp_t and mlp.pos_encodings == "none"
+
+
+def test_harder_set_counts_its_examples_also_in_train(tmp_path):
+  from hrm_jax.data.format import read_split
+  from hrm_jax.training import experiment
+
+  s = toy(tmp_path)
+  experiment.ensure_dataset(s.tasks.parity, progress=False)
+  path, in_train = study.harder_dataset(s, "parity", s.tasks.parity)
+  rows = lambda d, split: [x.tobytes() for x in read_split(d, split)[1]["all"].inputs]
+
+  train = set(rows(s.tasks.parity.data.path, "train"))
+  assert in_train == len(set(rows(path, "test")) & train) > 0  # 12 bits: some strings repeat
+  assert study.harder_dataset(s, "maze", s.tasks.parity) == ("", 0)
+  with s.unlocked():
+    s.harder.parity = {"no_such_field": 1}
+  with pytest.raises(study.StudyError, match="study.harder.parity"):
+    study.harder_dataset(s, "parity", s.tasks.parity)

@@ -82,6 +82,8 @@ def get_config(variant: str | None = None):
   s.test_time.select = "vote"  # the restart kept: "vote" (majority) or "q" (Q-head confidence)
   s.test_time.max_examples = 0  # held-out examples of the sweep (0: as eval.final_max_examples)
   s.tasks = ml_collections.ConfigDict()
+  # task -> builder fields of a harder held-out set at the trained size (its own column)
+  s.harder = ml_collections.ConfigDict()
   if s.name == "toy":
     p = parity.get_config("cpu")
     p.data.path = "data/parity-12-toy"
@@ -95,6 +97,7 @@ def get_config(variant: str | None = None):
     s.archs = _archs(("HRM", "one-pass"))
     s.seeds = (0, 1)
     s.test_time.segments_x, s.test_time.restarts = (1.0,), (1, 2)
+    s.harder.parity = {"seed": 1, "train_size": 16}  # not harder: another draw, for the tests
   elif s.name == "cpu":  # sized for <= 40 min alone on 2 cores (estimate; README: measured)
     p = parity.get_config("cpu")
     p.train.update(steps=600, eval_every=200, checkpoint_every=200)  # the demo: 1500 updates
@@ -107,6 +110,9 @@ def get_config(variant: str | None = None):
     s.archs = _archs(("HRM", "TRM", "TRM-MLP", "transformer"))
     s.flops_per_s = 4e10  # measured: the demo's HRM, 8.3 GFLOP per update at 5.9 updates/s
     s.test_time.segments_x = (1.0, 4.0)
+    # Mazes with shortest paths of >= 20 moves (trained: >= 10, mean 14.6). Parity has none:
+    # longer strings would change the model's seq_len.
+    s.harder.maze = {"min_path": 20, "seed": 1, "train_size": 1, "test_size": 500}
     s.test_time.restarts = (1, 4)
   else:
     s.tasks.sudoku = sudoku.get_config("paper")

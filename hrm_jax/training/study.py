@@ -7,9 +7,10 @@ function config -> config), reference (the architecture whose size and budget th
 match), seeds, budget ("updates" | "flops" | "seconds", with `seconds` for the last), match
 ("width" | "depth" | "none") within `tolerance`, workers (0: one per core), max_hours with
 flops_per_s (the estimate that refuses a study too large), and test_time (segments_x,
-restarts, noise, select, max_examples). Each cell is a normal run directory
-OUT/TASK/ARCH/seedN; a cell is done when its DONE file is there, so a killed study continues
-where it stopped.
+restarts, noise, select, max_examples) and harder (task -> builder fields of a harder
+held-out set at the trained size, evaluated as its own column). Each cell is a normal run
+directory OUT/TASK/ARCH/seedN; a cell is done when its DONE file is there, so a killed study
+continues where it stopped.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from hrm_jax.errors import Interrupted, UserError
 BUDGETS = ("updates", "flops", "seconds")
 MATCHES = ("width", "depth", "none")
 DONE = "study_eval.json"  # in a cell's run directory: trained and evaluated at test time
+HARDER_KEYS = ("examples", "exact_accuracy", "token_accuracy", "halt/exact_accuracy")
 ONE_THREAD = "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1"
 
 
@@ -47,6 +49,8 @@ class Cell:
   cfg: ConfigDict  # its experiment config (run_dir set)
   params: int
   flops_per_step: float
+  harder: str = ""  # the harder held-out dataset's directory ("": none for this task)
+  harder_in_train: int = 0  # of its test examples, those also in the training split
 
   @property
   def run_dir(self) -> Path:
@@ -153,6 +157,30 @@ def _set_steps(cfg: ConfigDict, steps: int, evals: int) -> None:
   t.eval_every = t.checkpoint_every = max(t.steps // max(evals, 1), 1)
 
 
+def harder_dataset(study: ConfigDict, task: str, base: ConfigDict) -> tuple[str, int]:
+  """(directory, test examples also in base's train split) of the task's harder held-out
+  set: base's builder with study.harder[task]'s fields, at DATA_PATH-harder; ("", 0)
+  without one."""
+  import numpy as np
+
+  from hrm_jax.data.format import read_split
+  from hrm_jax.training import experiment
+
+  if task not in study.harder:
+    return "", 0
+  cfg = base.copy_and_resolve_references()
+  cfg.data.path = f"{base.data.path}-harder"
+  try:
+    cfg.data.build.update(dict(study.harder[task]))
+  except (AttributeError, KeyError, TypeError) as e:
+    raise StudyError(f"study.harder.{task}: not a field of its builder ({e})") from e
+  path = experiment.ensure_dataset(cfg, progress=False)
+  rows = lambda d, split: {
+    x.tobytes() for s in read_split(d, split)[1].values() for x in np.asarray(s.inputs)
+  }
+  return str(path), len(rows(path, "test") & rows(base.data.path, "train"))
+
+
 def plan(study: ConfigDict) -> list[Cell]:
   """Every cell of the grid, sized, matched and budgeted; StudyError before any training
   (unknown task or architecture, unmatched parameters, an estimate over study.max_hours)."""
@@ -173,6 +201,7 @@ def plan(study: ConfigDict) -> list[Cell]:
     for cfg in derived.values():
       cfg.train.progress = False
     experiment.ensure_dataset(derived[study.reference], progress=False)
+    harder = harder_dataset(study, task, base)
     ref = derived[study.reference]
     target = count_params(ref)
     ref_steps = _steps(ref)
@@ -192,7 +221,7 @@ def plan(study: ConfigDict) -> list[Cell]:
         c = cfg.copy_and_resolve_references()
         c.seed = int(seed)
         c.run_dir = str(Path(study.out) / task / name / f"seed{seed}")
-        cells.append(Cell(task, name, int(seed), c, count_params(c), per_step))
+        cells.append(Cell(task, name, int(seed), c, count_params(c), per_step, *harder))
   hours = estimate_hours(study, cells)
   if hours > study.max_hours:
     raise StudyError(
@@ -220,7 +249,7 @@ def estimate_hours(study: ConfigDict, cells: list[Cell]) -> float:
 
 def run_cell(cell: Cell, test_time: ConfigDict) -> dict:
   """Train (or resume) one cell, then its test-time compute sweep; writes and returns DONE."""
-  from hrm_jax.training import experiment, model_dir, parallel, train
+  from hrm_jax.training import evaluate, experiment, model_dir, parallel, train
   from hrm_jax.training import test_time as tt
 
   summary = train.train(cell.cfg, write_report=False)
@@ -246,6 +275,21 @@ def run_cell(cell: Cell, test_time: ConfigDict) -> dict:
     max_examples=n_examples,
     known={plain: summary["eval"]} if n_examples == cell.cfg.eval.final_max_examples else None,
   )
+  extra = {}  # the harder held-out set's metrics (plain evaluation, as the final one)
+  if cell.harder:
+    m, _ = evaluate.evaluate(
+      params,
+      config,
+      cell.cfg.task,
+      Path(cell.harder),
+      mesh,
+      num_segments=plain,
+      halt_rule=cell.cfg.eval.halt_rule,
+      global_batch_size=cell.cfg.eval.global_batch_size,
+      max_examples=cell.cfg.eval.final_max_examples,
+      pass_ks=(1,),
+    )
+    extra = {"harder": {k: m[k] for k in HARDER_KEYS}, "harder_in_train": cell.harder_in_train}
   done = {
     "task": cell.task,
     "arch": cell.arch,
@@ -257,6 +301,7 @@ def run_cell(cell: Cell, test_time: ConfigDict) -> dict:
     "eval": summary["eval"],
     "trained_segments": trained,
     "test_time": rows,
+    **extra,
   }
   (cell.run_dir / DONE).write_text(json.dumps(done, indent=1))
   return done

@@ -18,6 +18,7 @@ COLUMNS = (  # (results key, report heading): mean +- std over seeds per archite
   ("token_accuracy", "token acc"),
   ("halt/exact_accuracy", "exact acc (halting)"),
   ("halt/segments", "segments (halting)"),
+  ("harder/exact_accuracy", "exact acc (harder set)"),  # only for tasks with study.harder
   ("params", "params"),
   ("train_flops", "train FLOPs"),
   ("train_seconds", "train s"),
@@ -39,9 +40,14 @@ def aggregate(records: list[dict]) -> dict:
   for task, by_arch in out.items():
     for arch, runs in by_arch.items():
       flat = [
-        {**r["eval"], **{k: r[k] for k in ("params", "train_flops", "train_seconds")}} for r in runs
+        {
+          **r["eval"],
+          **{f"harder/{k}": v for k, v in r.get("harder", {}).items()},
+          **{k: r[k] for k in ("params", "train_flops", "train_seconds")},
+        }
+        for r in runs
       ]
-      row = {k: _stats([f[k] for f in flat]) for k, _ in COLUMNS}
+      row = {k: _stats([f[k] for f in flat]) for k, _ in COLUMNS if all(k in f for f in flat)}
       sweeps = [r["test_time"] for r in runs]
       row["test_time"] = [
         {
@@ -113,6 +119,19 @@ def _eval_curve(run_dir: Path) -> tuple[list, list]:
   return [r["step"] for r in evals], [r["exact_accuracy"] for r in evals]
 
 
+def _harder_note(study: ConfigDict, task: str, runs: list[dict]) -> list[str]:
+  """The report's line on the task's harder held-out set (none: no lines)."""
+  run = next((r for r in runs if "harder" in r), None)
+  if run is None:
+    return []
+  spec = ", ".join(f"{k}={v}" for k, v in dict(study.harder[task]).items())
+  return [
+    f"Harder set: {run['harder']['examples']:.0f} held-out examples built with {spec} at the "
+    f"trained size ({run['harder_in_train']} of its examples also in the training split).",
+    "",
+  ]
+
+
 def write_report(study: ConfigDict, records: list[dict], total_s: float) -> Path:
   """OUT/results.json, OUT/report.md and OUT/plots/*.png from the cells' DONE records."""
   from hrm_jax.training import report
@@ -162,13 +181,15 @@ def write_report(study: ConfigDict, records: list[dict], total_s: float) -> Path
       for arch, row in by_arch.items()
     }
     report.plot_test_time(points, plots / f"{task}_test_time.png")
+    columns = [(k, h) for k, h in COLUMNS if all(k in row for row in by_arch.values())]
     lines += [
       f"## {task}",
       "",
-      "| architecture | " + " | ".join(h for _, h in COLUMNS) + " |",
-      "|---|" + "---|" * len(COLUMNS),
+      *_harder_note(study, task, [r for r in records if r["task"] == task]),
+      "| architecture | " + " | ".join(h for _, h in columns) + " |",
+      "|---|" + "---|" * len(columns),
       *(
-        f"| {arch} | " + " | ".join(_show(row[k], k) for k, _ in COLUMNS) + " |"
+        f"| {arch} | " + " | ".join(_show(row[k], k) for k, _ in columns) + " |"
         for arch, row in by_arch.items()
       ),
       "",
