@@ -1,7 +1,11 @@
 """Train-step benchmark: compile time, step time, puzzles/s, FLOPs and MFU on this machine.
 
-  python benchmarks/step.py                       # paper config + small config, f32 and bf16
-  python benchmarks/step.py --configs small --dtypes bfloat16 --steps 5
+  python benchmarks/step.py                       # every arch at paper + small size, f32 + bf16
+  python benchmarks/step.py --configs small --archs trm,trm_mlp --dtypes bfloat16 --steps 5
+  python benchmarks/step.py --configs small --sweep   # + temp memory vs the cycles (HRM, TRM)
+
+The archs are the Sudoku variants of experiments/configs/sudoku.py: HRM (`paper`), TRM,
+TRM-MLP and the transformer baseline; `small` shrinks each (SMALL below).
 
 The matmul peak is measured in the same run (f32, and bf16 inputs accumulated in
 float32 via preferred_element_type), and MFU is the step's analytic FLOP rate
@@ -12,25 +16,37 @@ from __future__ import annotations
 
 import argparse
 import statistics
+import sys
 import time
+from pathlib import Path
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
 import hrm_jax
+from hrm_jax import flops as hrm_jax_flops
 
-CONFIGS = {
-  # The paper's Sudoku model (27.3M params); a small batch so a CPU step takes seconds.
-  "paper": (hrm_jax.HRMConfig(), 8),
-  # A CPU-sized model of the kind the demo trains.
-  "small": (
-    hrm_jax.HRMConfig(
-      hidden_size=128, num_heads=2, h_layers=2, l_layers=2, puzzle_emb_ndim=0, halt_max_steps=4
-    ),
-    32,
-  ),
-}
+ARCHS = ("hrm", "trm", "trm_mlp", "transformer")  # the sudoku.py variants benchmarked
+SIZES = ("paper", "small")
+# The small size: a CPU-sized model of the kind the demo trains (HRM 2+2 blocks, the
+# transformer 4, TRM its 2), no puzzle prefix, 4 ACT segments.
+SMALL = dict(hidden_size=128, num_heads=2, puzzle_emb_ndim=0, puzzle_emb_len=0, halt_max_steps=4)
+BATCH = {"paper": 8, "small": 32}  # paper: a small batch so that a CPU step takes seconds
+
+
+def config(arch: str, size: str) -> hrm_jax.HRMConfig:
+  """The Sudoku model of `arch` at `size`: the experiment config's model (paper: the HRM
+  paper's 27.3M model, the TRM paper's TRM, TRM-MLP and transformer baseline), or SMALL."""
+  sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # experiments/, from anywhere
+  from experiments.configs import sudoku
+
+  model = sudoku.get_config("paper" if arch == "hrm" else arch).model.to_dict()
+  cfg = hrm_jax.HRMConfig(vocab_size=11, seq_len=81, **model)
+  if size == "small":
+    layers = {"hrm": dict(h_layers=2, l_layers=2), "transformer": dict(h_layers=4)}
+    cfg = cfg.replace(**SMALL, **layers.get(arch, {}))
+  return cfg
 
 
 def matmul_peak(dtype: str, n: int = 2048, reps: int = 5) -> float:
@@ -45,27 +61,6 @@ def matmul_peak(dtype: str, n: int = 2048, reps: int = 5) -> float:
     f(a, b).block_until_ready()
     times.append(time.perf_counter() - t)
   return 2 * n**3 / min(times)
-
-
-def block_flops_per_token(cfg: hrm_jax.HRMConfig) -> float:
-  """Forward matmul FLOPs of one block for one token (projections + attention)."""
-  D, F, T = cfg.hidden_size, cfg.mlp_width, cfg.total_len
-  proj = 2 * (D * 3 * D + D * D + D * 2 * F + F * D)
-  attn = 2 * 2 * T * D  # q k^T and attn @ v
-  return proj + attn
-
-
-def train_step_flops(cfg: hrm_jax.HRMConfig, batch: int) -> float:
-  """Analytic FLOPs of one train step (forward, Q-target segment, backward)."""
-  tokens = batch * cfg.total_len
-  per_block = block_flops_per_token(cfg) * tokens
-  segment_blocks = cfg.h_cycles * cfg.l_cycles * cfg.l_layers + cfg.h_cycles * cfg.h_layers
-  grad_blocks = segment_blocks if cfg.grad_mode == "bptt" else cfg.l_layers + cfg.h_layers
-  head = 2 * tokens * cfg.hidden_size * cfg.vocab_size
-  forward = segment_blocks * per_block + head
-  target = segment_blocks * per_block if cfg.halt_max_steps > 1 else 0
-  backward = 2 * (grad_blocks * per_block + head)
-  return forward + target + backward
 
 
 def bench(name: str, cfg: hrm_jax.HRMConfig, batch: int, steps: int, peaks: dict) -> dict:
@@ -94,7 +89,7 @@ def bench(name: str, cfg: hrm_jax.HRMConfig, batch: int, steps: int, peaks: dict
     jax.block_until_ready(m)
     times.append(time.perf_counter() - t)
   step_s = statistics.median(times)
-  flops = train_step_flops(cfg, batch)
+  flops = hrm_jax_flops.train_step_flops(cfg, batch)
   peak = peaks[cfg.compute_dtype]
   return {
     "config": name,
@@ -111,42 +106,49 @@ def bench(name: str, cfg: hrm_jax.HRMConfig, batch: int, steps: int, peaks: dict
   }
 
 
-def cycles_sweep(cfg: hrm_jax.HRMConfig, batch: int) -> None:
-  """Compile time and compiled temp memory of the train step as N*T grows."""
+def temp_memory(cfg: hrm_jax.HRMConfig, batch: int) -> tuple[float, int]:
+  """(compile seconds, compiled temp bytes) of the train step; nothing runs."""
   oc = hrm_jax.OptimConfig()
   data = {
     "inputs": jax.ShapeDtypeStruct((batch, cfg.seq_len), jnp.int32),
     "labels": jax.ShapeDtypeStruct((batch, cfg.seq_len), jnp.int32),
     "puzzle_identifiers": jax.ShapeDtypeStruct((batch,), jnp.int32),
   }
-  print(f"{'grad_mode':9} {'N':>2} {'T':>2} {'compile s':>9} {'temp MiB':>9}")
-  for mode in ("one_step", "bptt"):
-    for n, t in ((1, 1), (2, 2), (4, 4), (8, 8)):
-      c = cfg.replace(h_cycles=n, l_cycles=t, grad_mode=mode)
-      state = jax.eval_shape(
-        lambda k: hrm_jax.init_train_state(hrm_jax.init(k, c), oc), jax.random.key(0)
-      )
-      carry = jax.eval_shape(lambda: hrm_jax.initial_carry(data, c))
-      start = time.perf_counter()
-      compiled = (
-        jax.jit(hrm_jax.make_train_step(c, oc))
-        .lower(state, carry, data, jax.random.key(0))
-        .compile()
-      )
-      secs = time.perf_counter() - start
-      mib = compiled.memory_analysis().temp_size_in_bytes / 2**20
-      print(f"{mode:9} {n:>2} {t:>2} {secs:>9.1f} {mib:>9.1f}", flush=True)
+  state = jax.eval_shape(
+    lambda k: hrm_jax.init_train_state(hrm_jax.init(k, cfg), oc), jax.random.key(0)
+  )
+  carry = jax.eval_shape(lambda: hrm_jax.initial_carry(data, cfg))
+  start = time.perf_counter()
+  step = jax.jit(hrm_jax.make_train_step(cfg, oc))
+  compiled = step.lower(state, carry, data, jax.random.key(0)).compile()
+  return time.perf_counter() - start, compiled.memory_analysis().temp_size_in_bytes
+
+
+def cycles_sweep(arch: str, batch: int) -> None:
+  """Compile time and compiled temp memory of the small train step as the cycles grow:
+  HRM N = T (1-step gradient and BPTT); TRM N at the paper's T, then T at its N."""
+  cfg = config(arch, "small").replace(compute_dtype="float32")
+  if arch == "hrm":
+    grid = [(m, n, n) for m in ("one_step", "bptt") for n in (1, 2, 4, 8)]
+  else:
+    N, T = cfg.h_cycles, cfg.l_cycles
+    grid = [("one_step", n, T) for n in (1, 2, 4)] + [("one_step", N, t) for t in (1, 2, 4, 6)]
+  print(f"{'arch':7} {'grad_mode':9} {'N':>2} {'T':>2} {'compile s':>9} {'temp bytes':>12}")
+  for mode, n, t in grid:
+    secs, temp = temp_memory(cfg.replace(h_cycles=n, l_cycles=t, grad_mode=mode), batch)
+    print(f"{arch:7} {mode:9} {n:>2} {t:>2} {secs:>9.1f} {temp:>12,}", flush=True)
 
 
 def main():
   ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
-  ap.add_argument("--configs", default="paper,small", help="comma list of: paper, small")
+  ap.add_argument("--configs", default="paper,small", help="comma list of sizes: paper, small")
+  ap.add_argument("--archs", default=",".join(ARCHS), help=f"comma list of: {', '.join(ARCHS)}")
   ap.add_argument("--dtypes", default="float32,bfloat16", help="compute dtypes to run")
   ap.add_argument("--steps", type=int, default=5, help="timed steps (median reported)")
   ap.add_argument(
     "--sweep",
     action="store_true",
-    help="also print compile time / temp memory vs H_cycles*L_cycles",
+    help="also print compile time / temp memory vs the cycles (HRM and TRM, small size)",
   )
   args = ap.parse_args()
 
@@ -158,24 +160,26 @@ def main():
     f"(ratio {peaks['bfloat16'] / peaks['float32']:.2f})"
   )
   header = (
-    f"{'config':7} {'dtype':9} {'params':>11} {'batch':>5} {'compile s':>9} "
+    f"{'config':17} {'dtype':9} {'params':>11} {'batch':>5} {'compile s':>9} "
     f"{'step s':>8} {'puzzles/s':>9} {'GFLOP/step':>10} {'XLA GFLOP':>9} "
     f"{'TFLOP/s':>8} {'MFU':>6}"
   )
   print(header)
-  for name in args.configs.split(","):
-    cfg, batch = CONFIGS[name]
-    for dtype in args.dtypes.split(","):
-      r = bench(name, cfg.replace(compute_dtype=dtype), batch, args.steps, peaks)
-      print(
-        f"{r['config']:7} {r['dtype']:9} {r['params']:>11,} {r['batch']:>5} "
-        f"{r['compile_s']:>9.1f} {r['step_s']:>8.3f} {r['puzzles_per_s']:>9.1f} "
-        f"{r['gflop_step']:>10.1f} {r['xla_gflop_step']:>9.1f} {r['tflops_per_s']:>8.3f} "
-        f"{r['mfu']:>6.1%}",
-        flush=True,
-      )
+  for size in args.configs.split(","):
+    for arch in args.archs.split(","):
+      name, cfg = f"{arch}-{size}", config(arch, size)
+      for dtype in args.dtypes.split(","):
+        r = bench(name, cfg.replace(compute_dtype=dtype), BATCH[size], args.steps, peaks)
+        print(
+          f"{r['config']:17} {r['dtype']:9} {r['params']:>11,} {r['batch']:>5} "
+          f"{r['compile_s']:>9.1f} {r['step_s']:>8.3f} {r['puzzles_per_s']:>9.1f} "
+          f"{r['gflop_step']:>10.1f} {r['xla_gflop_step']:>9.1f} {r['tflops_per_s']:>8.3f} "
+          f"{r['mfu']:>6.1%}",
+          flush=True,
+        )
   if args.sweep:
-    cycles_sweep(*CONFIGS["small"])
+    for arch in ("hrm", "trm"):
+      cycles_sweep(arch, BATCH["small"])
 
 
 if __name__ == "__main__":

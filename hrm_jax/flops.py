@@ -10,8 +10,8 @@ def block_flops_per_token(cfg: HRMConfig) -> float:
   """Forward matmul FLOPs of one block for one token (projections + token mixing)."""
   D, F, T = cfg.hidden_size, cfg.mlp_width, cfg.total_len
   channel_mlp = 2 * (D * 2 * F + F * D)
-  if cfg.mlp_t:  # a SwiGLU over the token axis: T -> 2 T' -> T per channel, T' ~ T
-    return channel_mlp + 2 * 3 * T * T
+  if cfg.mlp_t:  # per channel a SwiGLU over the token axis: T -> 2 F_T -> T, per token D * 3 F_T
+    return channel_mlp + 2 * 3 * D * cfg.swiglu_width(T)
   return channel_mlp + 2 * (D * 3 * D + D * D) + 2 * 2 * T * D  # qkv, out, q k^T, attn @ v
 
 
