@@ -18,13 +18,15 @@ from hrm_jax import errors
 DEFAULT = "experiments/configs/study.py:cpu"
 
 
-def _show_line(line: str, _last=[""]) -> None:
-  """The grid's progress on one line (rewritten in place on a terminal, printed on change)."""
+def _show_line(line: str, _last=["", ""]) -> None:
+  """The grid's progress on one line: rewritten in place on a terminal; elsewhere (a log)
+  printed when the run counts change, not at every new ETA."""
+  counts = line.split(", ETA")[0]
   if sys.stdout.isatty():
     print("\r" + line.ljust(len(_last[0])), end="", flush=True)
-  elif line != _last[0]:
+  elif counts != _last[1]:
     print(line, flush=True)
-  _last[0] = line
+  _last[0], _last[1] = line, counts
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -9,7 +9,7 @@ import pytest
 from absl import flags
 from ml_collections import config_flags
 
-from experiments.configs import arc, maze, parity, sudoku
+from experiments.configs import arc, maze, parity, reach, sudoku
 from hrm_jax.config import ConfigError
 from hrm_jax.training import experiment
 
@@ -31,6 +31,7 @@ def _parse(argv):
     (sudoku, ("paper", "cpu", "trm", "trm_mlp", "transformer")),
     (arc, ("arc1", "arc2", "arc1_trm", "arc2_trm", "cpu")),
     (parity, ("cpu", "trm_cpu", "transformer_cpu")),
+    (reach, ("cpu",)),
   ],
 )
 def test_variants_check(module, variants):
@@ -113,6 +114,7 @@ def test_every_field_has_a_comment():
     CONFIGS / "sudoku.py",
     CONFIGS / "arc.py",
     CONFIGS / "parity.py",
+    CONFIGS / "reach.py",
   ):
     func = ""
     for line in path.read_text().splitlines():

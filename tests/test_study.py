@@ -138,8 +138,8 @@ def test_cpu_study_plans_every_arch_matched(tmp_path):
     ref = next(r for r in cells if r.task == c.task and r.arch == s.reference)
     assert abs(c.params / ref.params - 1) <= s.tolerance, c.name
     assert c.cfg.train.steps == ref.cfg.train.steps  # equal updates
-  maze = next(c for c in cells if c.task == "maze")
-  assert maze.harder.endswith("maze-harder") and maze.harder_in_train == 0
+  grid = next(c for c in cells if c.task == "reach")
+  assert grid.harder.endswith("reach-harder") and grid.harder_in_train == 0
   assert all(not c.harder for c in cells if c.task == "parity")
   mlp = next(c for c in cells if c.arch == "TRM-MLP").cfg.model
   assert mlp.mlp_t and mlp.pos_encodings == "none"

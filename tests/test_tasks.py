@@ -12,7 +12,7 @@ from hrm_jax.errors import UserError
 
 
 def test_every_task_implements_the_interface():
-  assert tasks.names() == ("arc", "maze", "parity", "sudoku")
+  assert tasks.names() == ("arc", "maze", "parity", "reach", "sudoku")
   for name in tasks.names():
     task = tasks.get(name)
     assert isinstance(task, tasks.Task) and task.name == name
@@ -27,7 +27,9 @@ def test_every_task_implements_the_interface():
 
 
 def test_unknown_names_list_the_known_ones():
-  with pytest.raises(tasks.UnknownTaskError, match="the known tasks are arc, maze, parity, sudoku"):
+  with pytest.raises(
+    tasks.UnknownTaskError, match="the known tasks are arc, maze, parity, reach, sudoku"
+  ):
     tasks.get("chess")
   with pytest.raises(UserError, match="unknown config.task 'chess'"):
     tasks.get("chess", "config.task")
@@ -40,6 +42,7 @@ def test_builders_name_their_task(tmp_path):
     "sudoku": "sudoku",
     "arc": "arc",
     "parity": "parity",
+    "reach": "reach",
   }
   assert {b: tasks.for_builder(b).name for b in want} == want
   assert tasks.for_builder("nope") is None and tasks.for_builder(None) is None

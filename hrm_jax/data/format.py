@@ -2,8 +2,8 @@
 
 The format is compatible with the authors' builders and loader. This module writes datasets
 (`write_dataset`, `claim_dataset_folder`, `PuzzleSetBuilder`, `independent_examples`,
-`check_setting`); the metadata, the split arrays, their checks and the readers live in
-`hrm_jax.data._dataset` and are importable from here too.
+`distinct_examples`, `check_setting`); the metadata, the split arrays, their checks and the
+readers live in `hrm_jax.data._dataset` and are importable from here too.
 
 Layout of a dataset directory::
 
@@ -29,6 +29,7 @@ from __future__ import annotations
 import json
 import os
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -58,8 +59,8 @@ from hrm_jax.errors import UserError
 __all__ = [
   "FIELDS", "BuildSettingError", "DatasetFormatError", "DatasetMetadata", "OutputFolderError",
   "PuzzleSetBuilder", "SplitSet", "build_args_match", "check_setting", "claim_dataset_folder",
-  "dataset_files", "independent_examples", "read_identifiers", "read_metadata", "read_split",
-  "validate_split_set", "write_dataset",
+  "dataset_files", "distinct_examples", "independent_examples", "read_identifiers",
+  "read_metadata", "read_split", "validate_split_set", "write_dataset",
 ]  # fmt: skip
 
 
@@ -165,6 +166,37 @@ def independent_examples(
     group_indices=offsets.copy(),
   )
   return single_set(data, vocab_size, pad_id)
+
+
+def distinct_examples(
+  draw: Callable[[], tuple], counts: dict[str, int], what: str, progress: bool = False
+) -> dict[str, list[tuple]]:
+  """split -> `count` draws of `draw()` (tuples whose first item is the input array), with
+  inputs distinct within and across splits, drawn in the order of `counts`.
+
+  A generator whose inputs repeat too often for the counts (more than 50 draws an example,
+  plus 1000) raises BuildSettingError naming `what` ("4x4-room mazes with ...").
+  """
+  from tqdm import tqdm
+
+  seen, out, tries = set(), {}, 0
+  limit = 50 * sum(counts.values()) + 1000
+  bar = tqdm(total=sum(counts.values()), unit="ex", disable=not progress, leave=False)
+  for split, count in counts.items():
+    out[split] = []
+    while len(out[split]) < count:
+      tries += 1
+      if tries > limit:
+        total = " + ".join(str(c) for c in counts.values())
+        raise BuildSettingError(f"cannot draw {total} distinct {what}; ask for fewer")
+      example = draw()
+      key = np.asarray(example[0]).tobytes()
+      if key not in seen:
+        seen.add(key)
+        out[split].append(example)
+        bar.update()
+  bar.close()
+  return out
 
 
 def single_set(

@@ -32,6 +32,7 @@ from hrm_jax.data.format import (
   BuildSettingError,
   check_setting,
   claim_dataset_folder,
+  distinct_examples,
   independent_examples,
   write_dataset,
 )
@@ -122,28 +123,17 @@ def build_perfect_mazes(
     return Path(out_dir)
   t0 = time.time()
   rng = np.random.default_rng([seed, 7])
-  seen, splits, lengths = set(), {}, {}
-  for split, count in (("train", train_size), ("test", test_size)):
-    examples, tries = [], 0
-    while len(examples) < count:
-      tries += 1
-      if tries > 50 * count + 1000:
-        raise BuildSettingError(
-          f"cannot draw {train_size} + {test_size} distinct "
-          f"{cells}x{cells}-room mazes with paths of >= {min_path} "
-          "moves; ask for fewer"
-        )
-      x, y = random_maze(rng, cells, min_path)
-      if x.tobytes() not in seen:
-        seen.add(x.tobytes())
-        examples.append((x, y))
-    splits[split] = independent_examples(
-      np.stack([x for x, _ in examples]),
-      np.stack([y for _, y in examples]),
-      maze.VOCAB_SIZE,
-      maze.PAD,
-    )
-    lengths[split] = [int((y == maze.PATH).sum()) + 1 for _, y in examples]
+  drawn = distinct_examples(
+    lambda: random_maze(rng, cells, min_path),
+    {"train": train_size, "test": test_size},
+    f"{cells}x{cells}-room mazes with paths of >= {min_path} moves",
+    progress=progress,
+  )
+  splits, lengths = {}, {}
+  for split, examples in drawn.items():
+    inputs, labels = (np.stack(a) for a in zip(*examples))
+    splits[split] = independent_examples(inputs, labels, maze.VOCAB_SIZE, maze.PAD)
+    lengths[split] = [int((y == maze.PATH).sum()) + 1 for y in labels]
   stats = {
     s: {
       "path_len_mean": float(np.mean(v)),

@@ -1,7 +1,7 @@
 """The task registry: every module here that exports `TASK` (a `base.Task`) is a task.
 
   tasks.get("sudoku")        the Task (an unknown name: UnknownTaskError listing the known)
-  tasks.names()              ("arc", "maze", "parity", "sudoku")
+  tasks.names()              ("arc", "maze", "parity", "reach", "sudoku")
   tasks.for_builder("perfect_maze")   the task whose data that builder writes (or None)
 
 Adding a task is adding one module (see base.Task for what it implements).
