@@ -1,4 +1,4 @@
-"""The one entry point of `python -m experiments.{maze,sudoku,arc,parity}` (`run_task`).
+"""The one entry point of `python -m experiments.{maze,sudoku,arc,parity,reach}` (`run_task`).
 
   python -m experiments.maze --config=experiments/configs/maze.py:cpu --config.train.steps=200
 

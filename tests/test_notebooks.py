@@ -110,12 +110,14 @@ def test_quickstart_at_smoke_size(tmp_path):
     assert (plots / f"{png}.png").stat().st_size > 1000, png
 
 
-def test_reproduce_at_smoke_size(tmp_path):
-  """The paper notebook's cells run on a toy Sudoku run; the table names the published figure."""
+@pytest.mark.parametrize("arch,published", [("hrm", "55.0%"), ("trm", "87.4%")])
+def test_reproduce_at_smoke_size(tmp_path, arch, published):
+  """The paper notebook's cells run on a toy Sudoku run of HRM and of TRM (the config's
+  trm_mlp variant, shrunk); the table names the published figure."""
   import nbformat
 
   nb = nbformat.read(NOTEBOOKS / "reproduce.ipynb", as_version=4)
-  run_notebook(nb, tmp_path, {"HRM_NOTEBOOK_TASK": "sudoku"})
+  run_notebook(nb, tmp_path, {"HRM_NOTEBOOK_TASK": "sudoku", "HRM_NOTEBOOK_ARCH": arch})
   table = nb.cells[-1].outputs[0]["data"]["text/markdown"]
-  assert "| HRM sudoku | exact_accuracy | 55.0% |" in table
-  assert (tmp_path / "work" / "runs" / "sudoku-hrm-smoke" / "summary.json").is_file()
+  assert f"| {arch.upper()} sudoku | exact_accuracy | {published} |" in table
+  assert (tmp_path / "work" / "runs" / f"sudoku-{arch}-smoke" / "summary.json").is_file()

@@ -1,1 +1,2 @@
-"""Offline dataset builders (sudoku, maze, perfect_maze, arc, parity), the HRM format, loaders."""
+"""Offline dataset builders (sudoku, maze, perfect_maze, arc, parity, reach), the HRM format,
+loaders."""
