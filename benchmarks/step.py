@@ -27,6 +27,8 @@ import numpy as np
 import hrm_jax
 from hrm_jax import flops as hrm_jax_flops
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # experiments/, from anywhere
+
 ARCHS = ("hrm", "trm", "trm_mlp", "transformer")  # the sudoku.py variants benchmarked
 SIZES = ("paper", "small")
 # The small size: a CPU-sized model of the kind the demo trains (HRM 2+2 blocks, the
@@ -38,7 +40,6 @@ BATCH = {"paper": 8, "small": 32}  # paper: a small batch so that a CPU step tak
 def config(arch: str, size: str) -> hrm_jax.HRMConfig:
   """The Sudoku model of `arch` at `size`: the experiment config's model (paper: the HRM
   paper's 27.3M model, the TRM paper's TRM, TRM-MLP and transformer baseline), or SMALL."""
-  sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # experiments/, from anywhere
   from experiments.configs import sudoku
 
   model = sudoku.get_config("paper" if arch == "hrm" else arch).model.to_dict()

@@ -110,7 +110,10 @@ def test_quickstart_at_smoke_size(tmp_path):
     assert (plots / f"{png}.png").stat().st_size > 1000, png
 
 
-@pytest.mark.parametrize("arch,published", [("hrm", "55.0%"), ("trm", "87.4%")])
+@pytest.mark.parametrize(
+  "arch,published",
+  [("hrm", "55.0%"), pytest.param("trm", "87.4%", marks=pytest.mark.slow)],  # TRM: +80 s
+)
 def test_reproduce_at_smoke_size(tmp_path, arch, published):
   """The paper notebook's cells run on a toy Sudoku run of HRM and of TRM (the config's
   trm_mlp variant, shrunk); the table names the published figure."""
