@@ -15,13 +15,22 @@ def block_flops_per_token(cfg: HRMConfig) -> float:
   return channel_mlp + 2 * (D * 3 * D + D * D) + 2 * 2 * T * D  # qkv, out, q k^T, attn @ v
 
 
+def segment_flops(cfg: HRMConfig, batch: int) -> float:
+  """Analytic forward FLOPs of one ACT segment on `batch` examples (an evaluation's unit)."""
+  tokens = batch * cfg.total_len
+  blocks, _ = archs.get(cfg.arch).segment_blocks(cfg)
+  return (
+    blocks * block_flops_per_token(cfg) * tokens + 2 * tokens * cfg.hidden_size * cfg.vocab_size
+  )
+
+
 def train_step_flops(cfg: HRMConfig, batch: int) -> float:
   """Analytic FLOPs of one train step (forward, Q-target segment, backward)."""
   tokens = batch * cfg.total_len
   per_block = block_flops_per_token(cfg) * tokens
   blocks, grad_blocks = archs.get(cfg.arch).segment_blocks(cfg)
   head = 2 * tokens * cfg.hidden_size * cfg.vocab_size
-  forward = blocks * per_block + head
+  forward = segment_flops(cfg, batch)
   target = blocks * per_block if cfg.halt_max_steps > 1 and not cfg.no_act_continue else 0
   backward = 2 * (grad_blocks * per_block + head)
   return forward + target + backward

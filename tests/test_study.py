@@ -161,3 +161,22 @@ def test_harder_set_counts_its_examples_also_in_train(tmp_path):
     s.harder.parity = {"no_such_field": 1}
   with pytest.raises(study.StudyError, match="study.harder.parity"):
     study.harder_dataset(s, "parity", s.tasks.parity)
+
+
+def test_estimate_counts_training_and_every_evaluation(tmp_path):
+  from hrm_jax import flops
+
+  s = toy(tmp_path)
+  cell = study.plan(s)[0]
+  train, evals = study.cell_flops(cell, s.test_time)
+  assert train == cell.flops_per_step * cell.cfg.train.steps
+  per_example = flops.segment_flops(study._model(cell.cfg), 1) * 2  # 2 trained segments
+  # 64 examples: evaluations at steps 3 and 6, the sweep's K=2 point (its K=1 point is the
+  # evaluation at 6) and the harder set
+  assert evals == pytest.approx(per_example * 64 * (2 + 2 + 1))
+  with s.unlocked():
+    s.test_time.restarts = (1, 2, 4)
+  more = study.cell_flops(cell, s.test_time)[1]
+  assert more - evals == pytest.approx(per_example * 64 * 4)
+  s.test_time.max_compute = 2.0  # drops the K=4 point: back to the first count
+  assert study.cell_flops(cell, s.test_time)[1] == pytest.approx(evals)

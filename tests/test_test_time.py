@@ -51,3 +51,10 @@ def test_bad_settings_are_refused():
     test_time.check(0, 0.0, "q")
   with pytest.raises(test_time.TestTimeError, match="selection"):
     test_time.check(2, 0.1, "best")
+
+
+def test_sweep_points_cross_segments_and_restarts_under_the_cap():
+  grid = test_time.points(4, (1.0, 4.0), (1, 4))
+  assert grid == ((4, 1), (4, 4), (16, 1), (16, 4))
+  assert test_time.points(4, (1.0, 4.0), (1, 4), max_compute=4.0) == grid[:3]
+  assert test_time.points(1, (0.5, 1.0), (1,)) == ((1, 1),)  # at least one segment, once

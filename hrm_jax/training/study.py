@@ -6,9 +6,9 @@ experiment config), archs (name -> overrides {section: {field: value}} of that c
 function config -> config), reference (the architecture whose size and budget the others
 match), seeds, budget ("updates" | "flops" | "seconds", with `seconds` for the last), match
 ("width" | "depth" | "none") within `tolerance`, workers (0: one per core), max_hours with
-flops_per_s (the estimate that refuses a study too large), and test_time (segments_x,
-restarts, noise, select, max_examples) and harder (task -> builder fields of a harder
-held-out set at the trained size, evaluated as its own column). Each cell is a normal run
+flops_per_s (the estimate that refuses a study too large), test_time (segments_x,
+restarts, max_compute, noise, select, max_examples) and harder (task -> builder fields of a
+harder held-out set at the trained size, evaluated as its own column). Each cell is a normal run
 directory OUT/TASK/ARCH/seedN; a cell is done when its DONE file is there, so a killed study
 continues where it stopped.
 """
@@ -238,12 +238,54 @@ def workers(study: ConfigDict) -> int:
   return max(1, min(int(study.workers) or cores, cores))
 
 
+def _test_examples(data_path, limit: int) -> int:
+  """Examples an evaluation of `data_path`'s test split reads with max_examples=`limit`."""
+  from hrm_jax.data.format import read_metadata
+
+  meta = read_metadata(Path(data_path), "test")
+  total = round(meta.total_groups * meta.mean_puzzle_examples)
+  return min(limit, total) if limit else total
+
+
+def _sweep(cell: Cell, test_time: ConfigDict) -> tuple[tuple[tuple[int, int], ...], int]:
+  """(the (segments, restarts) points of the cell's test-time sweep, its examples limit)."""
+  from hrm_jax.training import test_time as tt
+
+  trained = _model(cell.cfg).halt_max_steps
+  pts = tt.points(
+    trained, tuple(test_time.segments_x), tuple(test_time.restarts), test_time.max_compute
+  )
+  return pts, int(test_time.max_examples) or cell.cfg.eval.final_max_examples
+
+
+def cell_flops(cell: Cell, test_time: ConfigDict) -> tuple[float, float]:
+  """(training, evaluation) analytic FLOPs of one cell: the updates; the evaluations during
+  training, the test-time sweep (its plain point reused when it can be) and the harder set."""
+  from hrm_jax import flops
+  from hrm_jax.training import experiment
+
+  s = experiment.settings(cell.cfg)
+  seg = flops.segment_flops(s.model, 1)
+  e = cell.cfg.eval
+  during = [e.max_examples] * (len(s.eval_at) - 1) + [e.final_max_examples]
+  segments = sum(_test_examples(s.data_path, n) * s.eval_steps for n in during)
+  pts, limit = _sweep(cell, test_time)
+  reused = limit == e.final_max_examples
+  n = _test_examples(s.data_path, limit)
+  segments += sum(n * p * k for p, k in pts if not (reused and k == 1 and p == s.eval_steps))
+  if cell.harder:
+    segments += _test_examples(cell.harder, e.final_max_examples) * s.eval_steps
+  return cell.flops_per_step * cell.cfg.train.steps, seg * segments
+
+
 def estimate_hours(study: ConfigDict, cells: list[Cell]) -> float:
-  """Training FLOPs (or seconds) of the grid over study.flops_per_s, shared by the workers."""
+  """The grid's training and evaluation FLOPs (`cell_flops`) over study.flops_per_s (or its
+  seconds, with the seconds budget, plus the evaluations), shared by the workers."""
+  train, evals = zip(*(cell_flops(c, study.test_time) for c in cells)) if cells else ((), ())
   if study.budget == "seconds":
-    total = len(cells) * float(study.seconds)
+    total = len(cells) * float(study.seconds) + sum(evals) / float(study.flops_per_s)
   else:
-    total = sum(c.flops_per_step * c.cfg.train.steps for c in cells) / float(study.flops_per_s)
+    total = (sum(train) + sum(evals)) / float(study.flops_per_s)
   return total / workers(study) / 3600
 
 
@@ -258,7 +300,7 @@ def run_cell(cell: Cell, test_time: ConfigDict) -> dict:
   mesh = parallel.make_mesh()
   params = parallel.replicate(mesh, params)
   trained = config.halt_max_steps
-  n_examples = int(test_time.max_examples) or cell.cfg.eval.final_max_examples
+  points, n_examples = _sweep(cell, test_time)
   plain = experiment.settings(cell.cfg).eval_steps
   rows = tt.sweep(
     params,
@@ -266,8 +308,7 @@ def run_cell(cell: Cell, test_time: ConfigDict) -> dict:
     cell.cfg.task,
     experiment.settings(cell.cfg).data_path,
     mesh,
-    segments=tuple(sorted({max(int(x * trained), 1) for x in test_time.segments_x})),
-    restarts=tuple(test_time.restarts),
+    points=points,
     noise=float(test_time.noise),
     select=test_time.select,
     halt_rule=cell.cfg.eval.halt_rule,

@@ -142,6 +142,17 @@ def make_restart_eval_fn(
   return run_restarts
 
 
+def points(
+  trained: int, segments_x: tuple[float, ...], restarts: tuple[int, ...], max_compute: float = 0
+) -> tuple[tuple[int, int], ...]:
+  """The (segments, restarts) pairs of a sweep: every multiple of the `trained` segments
+  crossed with every K, less those whose segments x K exceeds `max_compute` x trained
+  (0: no cap)."""
+  segs = sorted({max(int(x * trained), 1) for x in segments_x})
+  cap = max_compute * trained if max_compute else float("inf")
+  return tuple((n, k) for n in segs for k in restarts if n * k <= cap)
+
+
 def sweep(
   params,
   config: HRMConfig,
@@ -149,8 +160,7 @@ def sweep(
   data_dir,
   mesh,
   *,
-  segments: tuple[int, ...],
-  restarts: tuple[int, ...] = (1,),
+  points: tuple[tuple[int, int], ...],
   noise: float = 0.0,
   select: Select = "q",
   halt_rule: str = act.DEFAULT_HALT_RULE,
@@ -158,7 +168,7 @@ def sweep(
   max_examples: int = 0,
   known: dict | None = None,
 ) -> list[dict]:
-  """Evaluate at every (segments, restarts) pair; one row of metrics each.
+  """Evaluate at every (segments, restarts) pair of `points`; one row of metrics each.
 
   `known`: {segments: metrics} of plain evaluations already run (`evaluate.evaluate` with
   the same settings), reused for their one-restart rows instead of compiling them again.
@@ -170,28 +180,27 @@ def sweep(
   from hrm_jax.training import evaluate
 
   rows = []
-  for n in segments:
-    for k in restarts:
-      if k == 1 and n in (known or {}):
-        m = known[n]
-        rows.append(_row(n, k, m, m["halt/segments"]))
-        continue
-      metrics, _ = evaluate.evaluate(
-        params,
-        config,
-        task,
-        data_dir,
-        mesh,
-        num_segments=n,
-        halt_rule=halt_rule,
-        global_batch_size=global_batch_size,
-        max_examples=max_examples,
-        pass_ks=(1,),
-        restarts=k,
-        restart_noise=noise if k > 1 else 0.0,
-        restart_select=select,
-      )
-      rows.append(_row(n, k, metrics, metrics["restart_segments"]))
+  for n, k in points:
+    if k == 1 and n in (known or {}):
+      m = known[n]
+      rows.append(_row(n, k, m, m["halt/segments"]))
+      continue
+    metrics, _ = evaluate.evaluate(
+      params,
+      config,
+      task,
+      data_dir,
+      mesh,
+      num_segments=n,
+      halt_rule=halt_rule,
+      global_batch_size=global_batch_size,
+      max_examples=max_examples,
+      pass_ks=(1,),
+      restarts=k,
+      restart_noise=noise if k > 1 else 0.0,
+      restart_select=select,
+    )
+    rows.append(_row(n, k, metrics, metrics["restart_segments"]))
   return rows
 
 
