@@ -95,8 +95,14 @@ def attention_implementation(
 
 
 def attend(q_BxTxNxH: jax.Array, k_BxTxNxH: jax.Array, v_BxTxNxH: jax.Array) -> jax.Array:
-  """Full attention softmax(q k^T / sqrt(H)) v, with the backend's fused kernel where
-  `attention_implementation` allows it (the device is the first of this process)."""
+  """Full attention softmax(q k^T / sqrt(H)) v in float32 [B, T, N, H].
+
+  With the backend's fused kernel where `attention_implementation` allows it (the device is
+  the first of this process), else two einsums that take the compute dtype and accumulate
+  in float32, the softmax in float32 between them. (`jax.nn.dot_product_attention`'s XLA
+  path multiplies the probabilities and v with a bf16 result, which XLA's CPU backend runs
+  as a float32 matmul on upcast copies.)
+  """
   device = jax.local_devices()[0]
   impl = attention_implementation(
     jax.default_backend(),
@@ -105,13 +111,20 @@ def attend(q_BxTxNxH: jax.Array, k_BxTxNxH: jax.Array, v_BxTxNxH: jax.Array) -> 
     getattr(device, "compute_capability", None),
   )
   scale = q_BxTxNxH.shape[-1] ** -0.5
-  return jax.nn.dot_product_attention(
-    q_BxTxNxH, k_BxTxNxH, v_BxTxNxH, scale=scale, implementation=impl
+  if impl != "xla":
+    return jax.nn.dot_product_attention(
+      q_BxTxNxH, k_BxTxNxH, v_BxTxNxH, scale=scale, implementation=impl
+    ).astype(jnp.float32)
+  logits_BxNxTxS = jnp.einsum(
+    "btnh,bsnh->bnts", q_BxTxNxH, k_BxTxNxH, preferred_element_type=jnp.float32
   )
+  probs = jax.nn.softmax(logits_BxNxTxS * scale, axis=-1).astype(v_BxTxNxH.dtype)
+  return jnp.einsum("bnts,bsnh->btnh", probs, v_BxTxNxH, preferred_element_type=jnp.float32)
 
 
 class Attention(nn.Module):
-  """Full (non-causal) multi-head attention with a fused qkv projection."""
+  """Full (non-causal) multi-head attention with a fused qkv projection; float32 out (the
+  projection's accumulator), its matmuls in the compute dtype."""
 
   cfg: HRMConfig
 
@@ -120,17 +133,18 @@ class Attention(nn.Module):
     cfg = self.cfg
     B, T, _ = x_BxTxD.shape
     N, H = cfg.num_heads, cfg.head_dim
-    qkv = dense(3 * cfg.hidden_size, cfg, "qkv")(x_BxTxD).astype(cfg.dtype)
+    qkv = dense(3 * cfg.hidden_size, cfg, "qkv")(x_BxTxD)  # float32: RoPE takes it as is
     qkv_BxTx3NxH = qkv.reshape(B, T, 3 * N, H)
     q, k, v = qkv_BxTx3NxH[:, :, :N], qkv_BxTx3NxH[:, :, N : 2 * N], qkv_BxTx3NxH[:, :, 2 * N :]
     if rope is not None:
       q, k = apply_rope(q, *rope), apply_rope(k, *rope)
-    o_BxTxNxH = attend(q, k, v)
-    return dense(cfg.hidden_size, cfg, "out")(o_BxTxNxH.reshape(B, T, N * H)).astype(cfg.dtype)
+    o_BxTxNxH = attend(q.astype(cfg.dtype), k.astype(cfg.dtype), v.astype(cfg.dtype))
+    return dense(cfg.hidden_size, cfg, "out")(o_BxTxNxH.reshape(B, T, N * H))
 
 
 class SwiGLU(nn.Module):
-  """W_down(silu(gate) * up) with a fused gate/up projection, over the last axis (width F).
+  """W_down(silu(gate) * up) with a fused gate/up projection, over the last axis (width F);
+  the gating in float32 on the projection's accumulator, float32 out.
 
   The hidden width is `cfg.swiglu_width(F)`: for F = D that is `cfg.mlp_width`.
   """
@@ -140,16 +154,21 @@ class SwiGLU(nn.Module):
   @nn.compact
   def __call__(self, x_BxTxF):
     cfg, F = self.cfg, x_BxTxF.shape[-1]
-    gate_up = dense(2 * cfg.swiglu_width(F), cfg, "gate_up")(x_BxTxF).astype(cfg.dtype)
-    gate, up = jnp.split(gate_up, 2, axis=-1)
-    return dense(F, cfg, "down")(jax.nn.silu(gate) * up).astype(cfg.dtype)
+    gate, up = jnp.split(dense(2 * cfg.swiglu_width(F), cfg, "gate_up")(x_BxTxF), 2, axis=-1)
+    return dense(F, cfg, "down")(jax.nn.silu(gate) * up)  # its input cast to the compute dtype
+
+
+def add_norm(x: jax.Array, y32: jax.Array, eps: float) -> jax.Array:
+  """rms_norm(x + y) in float32 (y: a sublayer's float32 output), cast to x's dtype."""
+  return rms_norm(x.astype(jnp.float32) + y32, eps).astype(x.dtype)
 
 
 class Block(nn.Module):
   """Post-norm block: x = norm(x + mix(x)); x = norm(x + mlp(x)).
 
   The token mixer is attention ("attn"), or with cfg.mlp_t a SwiGLU over the token
-  axis ("mlp_t", TRM-MLP): on x^T [B, D, P+S], normalised over the tokens.
+  axis ("mlp_t", TRM-MLP): on x^T [B, D, P+S], normalised over the tokens. The residual
+  sums and norms run in float32; x between sublayers is in the compute dtype.
   """
 
   cfg: HRMConfig
@@ -159,11 +178,11 @@ class Block(nn.Module):
     eps = self.cfg.rms_norm_eps
     if self.cfg.mlp_t:
       x_BxDxT = jnp.swapaxes(x_BxTxD, 1, 2)
-      x_BxDxT = rms_norm(x_BxDxT + SwiGLU(self.cfg, name="mlp_t")(x_BxDxT), eps)
+      x_BxDxT = add_norm(x_BxDxT, SwiGLU(self.cfg, name="mlp_t")(x_BxDxT), eps)
       x_BxTxD = jnp.swapaxes(x_BxDxT, 1, 2)
     else:
-      x_BxTxD = rms_norm(x_BxTxD + Attention(self.cfg, name="attn")(x_BxTxD, rope), eps)
-    return rms_norm(x_BxTxD + SwiGLU(self.cfg, name="mlp")(x_BxTxD), eps)
+      x_BxTxD = add_norm(x_BxTxD, Attention(self.cfg, name="attn")(x_BxTxD, rope), eps)
+    return add_norm(x_BxTxD, SwiGLU(self.cfg, name="mlp")(x_BxTxD), eps)
 
 
 class ReasoningModule(nn.Module):

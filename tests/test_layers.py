@@ -24,10 +24,11 @@ def test_attention_implementation_by_backend():
 
 @pytest.mark.parametrize("dtype, tol", [("float32", 1e-5), ("bfloat16", 2e-2)])
 def test_attend_equals_einsum_attention(dtype, tol):
+  """Inputs in `dtype`, accumulation and output in float32."""
   assert jax.default_backend() == "cpu"  # the cudnn path cannot run here: XLA's is tested
   q, k, v = jax.random.normal(jax.random.key(0), (3, 2, 10, 4, 16), jnp.float32)
   s = jnp.einsum("btnh,bsnh->bnts", q, k) / 4.0  # sqrt(16)
   want = jnp.einsum("bnts,bsnh->btnh", jax.nn.softmax(s, axis=-1), v)
   got = layers.attend(q.astype(dtype), k.astype(dtype), v.astype(dtype))
-  assert got.dtype == jnp.dtype(dtype) and got.shape == (2, 10, 4, 16)
+  assert got.dtype == jnp.float32 and got.shape == (2, 10, 4, 16)  # the accumulator
   np.testing.assert_allclose(np.asarray(got, np.float32), want, atol=tol, rtol=tol)
