@@ -9,7 +9,16 @@ TRM-MLP and the transformer baseline; `small` shrinks each (SMALL below).
 
 The matmul peak is measured in the same run (f32, and bf16 inputs accumulated in
 float32 via preferred_element_type), and MFU is the step's analytic FLOP rate
-over the peak of its compute dtype.
+over the peak of its compute dtype. On a GPU or TPU the step's rate is also given against
+the device's nominal dense bf16 peak (NOMINAL_BF16, the vendors' datasheets): "MFU nominal".
+
+  python benchmarks/step.py --configs paper --archs hrm --dtypes bfloat16 --batch 768
+  python benchmarks/step.py --configs paper --archs hrm --dtypes bfloat16 --fit
+
+`--batch` sets the batch of every config (one device); `--fit` prints the largest batch whose
+compiled train step fits in one device's memory (XLA's memory analysis: arguments,
+temporaries and outputs, less the donated inputs; a multiple of 32 predicted from two
+compiles, checked by a third).
 """
 
 from __future__ import annotations
@@ -35,6 +44,25 @@ SIZES = ("paper", "small")
 # transformer 4, TRM its 2), no puzzle prefix, 4 ACT segments.
 SMALL = dict(hidden_size=128, num_heads=2, puzzle_emb_ndim=0, puzzle_emb_len=0, halt_max_steps=4)
 BATCH = {"paper": 8, "small": 32}  # paper: a small batch so that a CPU step takes seconds
+# Dense bf16 matmul peaks in FLOP/s by device kind (a substring of jax's device_kind, the first
+# match wins), from the vendors' datasheets; a cross-check is the measured peak beside it.
+NOMINAL_BF16 = (
+  ("H200", 989e12),
+  ("H100", 989e12),  # SXM; the PCIe card is 756
+  ("A100", 312e12),
+  ("L4", 121e12),
+  ("TPU v6 lite", 918e12),  # v6e
+  ("TPU v5 lite", 197e12),  # v5e
+  ("TPU v5", 459e12),  # v5p
+  ("TPU v4", 275e12),
+)
+
+
+def nominal_bf16_peak(device) -> float | None:
+  """The datasheet bf16 peak of `device` (None on a CPU or an unlisted kind)."""
+  if device.platform == "cpu":
+    return None
+  return next((peak for kind, peak in NOMINAL_BF16 if kind in device.device_kind), None)
 
 
 def config(arch: str, size: str) -> hrm_jax.HRMConfig:
@@ -50,8 +78,10 @@ def config(arch: str, size: str) -> hrm_jax.HRMConfig:
   return cfg
 
 
-def matmul_peak(dtype: str, n: int = 2048, reps: int = 5) -> float:
-  """Measured FLOP/s of an n x n x n matmul accumulating in float32."""
+def matmul_peak(dtype: str, n: int | None = None, reps: int = 5) -> float:
+  """Measured FLOP/s of an n x n x n matmul accumulating in float32 (n: 2048 on a CPU,
+  8192 on an accelerator)."""
+  n = n or (2048 if jax.default_backend() == "cpu" else 8192)
   a = jax.random.normal(jax.random.key(0), (n, n), jnp.float32).astype(dtype)
   b = jax.random.normal(jax.random.key(1), (n, n), jnp.float32).astype(dtype)
   f = jax.jit(lambda a, b: jnp.matmul(a, b, preferred_element_type=jnp.float32))
@@ -91,7 +121,7 @@ def bench(name: str, cfg: hrm_jax.HRMConfig, batch: int, steps: int, peaks: dict
     times.append(time.perf_counter() - t)
   step_s = statistics.median(times)
   flops = hrm_jax_flops.train_step_flops(cfg, batch)
-  peak = peaks[cfg.compute_dtype]
+  peak, nominal = peaks[cfg.compute_dtype], nominal_bf16_peak(jax.devices()[0])
   return {
     "config": name,
     "dtype": cfg.compute_dtype,
@@ -104,6 +134,7 @@ def bench(name: str, cfg: hrm_jax.HRMConfig, batch: int, steps: int, peaks: dict
     "xla_gflop_step": xla_flops / 1e9,
     "tflops_per_s": flops / step_s / 1e12,
     "mfu": flops / step_s / peak,
+    "mfu_nominal": flops / step_s / nominal if nominal else None,
   }
 
 
@@ -131,6 +162,27 @@ def temp_memory(cfg: hrm_jax.HRMConfig, batch: int) -> tuple[float, int]:
   return secs, compiled.memory_analysis().temp_size_in_bytes
 
 
+def step_bytes(cfg: hrm_jax.HRMConfig, batch: int) -> int:
+  """Device bytes the train step holds at `batch`: its inputs, temporaries and outputs, less
+  what the outputs reuse of the inputs (XLA's memory analysis of the compiled step)."""
+  m = compile_step(cfg, batch)[1].memory_analysis()
+  return (
+    m.argument_size_in_bytes + m.temp_size_in_bytes + m.output_size_in_bytes - m.alias_size_in_bytes
+  )
+
+
+def largest_batch(cfg: hrm_jax.HRMConfig, limit: int, unit: int = 32) -> tuple[int, int]:
+  """(about the largest multiple of `unit` whose step fits in `limit` bytes, its bytes): the
+  prediction of a line through the bytes at 2 and 4 units, lowered until a compile fits."""
+  b0, b1 = 2 * unit, 4 * unit
+  m0, m1 = step_bytes(cfg, b0), step_bytes(cfg, b1)
+  per_example = max((m1 - m0) / (b1 - b0), 1.0)
+  batch = max(unit, int((limit - m0) / per_example + b0) // unit * unit)
+  while batch > unit and (need := step_bytes(cfg, batch)) > limit:
+    batch = max(unit, int(batch * limit / need) // unit * unit)
+  return batch, step_bytes(cfg, batch)
+
+
 def cycles_sweep(arch: str, batch: int) -> None:
   """Compile time and compiled temp memory of the small train step as the cycles grow:
   HRM N = T (1-step gradient and BPTT); TRM N at the paper's T, then T at its N."""
@@ -152,6 +204,8 @@ def main():
   ap.add_argument("--archs", default=",".join(ARCHS), help=f"comma list of: {', '.join(ARCHS)}")
   ap.add_argument("--dtypes", default="float32,bfloat16", help="compute dtypes to run")
   ap.add_argument("--steps", type=int, default=5, help="timed steps (median reported)")
+  ap.add_argument("--batch", type=int, help="batch of every config (default: BATCH by size)")
+  ap.add_argument("--fit", action="store_true", help="print the largest batch that fits instead")
   ap.add_argument(
     "--sweep",
     action="store_true",
@@ -159,7 +213,21 @@ def main():
   )
   args = ap.parse_args()
 
-  print(f"devices: {jax.devices()}")
+  device = jax.devices()[0]
+  print(f"devices: {jax.devices()} ({device.device_kind})")
+  if args.fit:
+    limit = int((device.memory_stats() or {}).get("bytes_limit", 0))
+    if not limit:
+      sys.exit(f"error: {device.platform} reports no memory limit: --fit needs a GPU or TPU")
+    print(f"device memory limit {limit / 2**30:.1f} GiB")
+    for size in args.configs.split(","):
+      for arch in args.archs.split(","):
+        for dtype in args.dtypes.split(","):
+          cfg = config(arch, size).replace(compute_dtype=dtype)
+          batch, need = largest_batch(cfg, limit)
+          gib = need / 2**30
+          print(f"{arch}-{size} {dtype}: largest batch {batch} ({gib:.1f} GiB)", flush=True)
+    return
   peaks = {"float32": matmul_peak("float32"), "bfloat16": matmul_peak("bfloat16")}
   print(
     f"matmul peak: f32 {peaks['float32'] / 1e12:.3f} TFLOP/s, "
@@ -169,7 +237,7 @@ def main():
   header = (
     f"{'config':17} {'dtype':9} {'params':>11} {'batch':>5} {'compile s':>9} "
     f"{'step s':>8} {'puzzles/s':>9} {'GFLOP/step':>10} {'XLA GFLOP':>9} "
-    f"{'TFLOP/s':>8} {'MFU':>6}"
+    f"{'TFLOP/s':>8} {'MFU':>6}" + (" MFU nominal" if nominal_bf16_peak(device) else "")
   )
   print(header)
   for size in args.configs.split(","):
@@ -177,13 +245,14 @@ def main():
       name, cfg = f"{arch}-{size}", config(arch, size)
       mfu = {}
       for dtype in args.dtypes.split(","):
-        r = bench(name, cfg.replace(compute_dtype=dtype), BATCH[size], args.steps, peaks)
+        batch = args.batch or BATCH[size]
+        r = bench(name, cfg.replace(compute_dtype=dtype), batch, args.steps, peaks)
         mfu[dtype] = r["mfu"]
         print(
           f"{r['config']:17} {r['dtype']:9} {r['params']:>11,} {r['batch']:>5} "
           f"{r['compile_s']:>9.1f} {r['step_s']:>8.3f} {r['puzzles_per_s']:>9.1f} "
           f"{r['gflop_step']:>10.1f} {r['xla_gflop_step']:>9.1f} {r['tflops_per_s']:>8.3f} "
-          f"{r['mfu']:>6.1%}",
+          f"{r['mfu']:>6.1%}" + (f" {r['mfu_nominal']:>11.1%}" if r["mfu_nominal"] else ""),
           flush=True,
         )
       if {"float32", "bfloat16"} <= mfu.keys():  # issue 13's CPU target: >= 0.90

@@ -32,3 +32,32 @@ def test_attend_equals_einsum_attention(dtype, tol):
   got = layers.attend(q.astype(dtype), k.astype(dtype), v.astype(dtype))
   assert got.dtype == jnp.float32 and got.shape == (2, 10, 4, 16)  # the accumulator
   np.testing.assert_allclose(np.asarray(got, np.float32), want, atol=tol, rtol=tol)
+
+
+@pytest.mark.skipif(jax.default_backend() != "gpu", reason="cuDNN's fused attention needs a GPU")
+def test_cudnn_attend_equals_xla_attend():
+  """On a GPU that has it, `attend` takes cuDNN's kernel for bf16 inputs; its output and its
+  input gradients equal the XLA path's (the einsums) to bf16 rounding."""
+  device = jax.devices()[0]
+  cc = getattr(device, "compute_capability", None)
+  if layers.attention_implementation("gpu", jnp.bfloat16, 64, cc) != "cudnn":
+    pytest.skip(f"no cuDNN attention on this GPU (compute capability {cc})")
+  qkv = jax.random.normal(jax.random.key(0), (3, 4, 97, 8, 64), jnp.float32).astype(jnp.bfloat16)
+
+  def xla(q, k, v):  # attend's own XLA path: the test above pins it to einsum attention
+    s = jnp.einsum("btnh,bsnh->bnts", q, k, preferred_element_type=jnp.float32) / 8.0
+    p = jax.nn.softmax(s, axis=-1).astype(v.dtype)
+    return jnp.einsum("bnts,bsnh->btnh", p, v, preferred_element_type=jnp.float32)
+
+  def loss(f, q, k, v):
+    return jnp.sum(jnp.sin(f(q, k, v)))
+
+  got, want = jax.jit(layers.attend)(*qkv), jax.jit(xla)(*qkv)
+  assert "cudnn" in jax.jit(layers.attend).lower(*qkv).as_text().lower()
+  np.testing.assert_allclose(got, want, atol=2e-2, rtol=2e-2)
+  g_got = jax.jit(jax.grad(lambda *a: loss(layers.attend, *a), argnums=(0, 1, 2)))(*qkv)
+  g_want = jax.jit(jax.grad(lambda *a: loss(xla, *a), argnums=(0, 1, 2)))(*qkv)
+  for a, b in zip(g_got, g_want):
+    np.testing.assert_allclose(
+      np.asarray(a, np.float32), np.asarray(b, np.float32), atol=5e-2, rtol=5e-2
+    )
