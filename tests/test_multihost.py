@@ -239,3 +239,27 @@ def test_two_processes_resume_from_their_checkpoint(data, tmp_path):
   _assert_same_records(two, full)
   _assert_same_checkpoint(two, full, 4)
   assert json.loads((two / "summary.json").read_text())["finished"]
+
+
+def test_a_signal_to_one_process_stops_both_with_a_checkpoint(data, tmp_path):
+  """SIGTERM to process 1 only (a scheduler preempting one host): both processes agree at
+  the next record step, save the same checkpoint and exit with 143; process 0 says why."""
+  import signal
+
+  train = dict(steps=100_000, log_every=1, eval_every=100_000, checkpoint_every=100_000)
+  run = tmp_path / "run"
+  job = _Job("2-process run", run, data, processes=2, devices=1, **train)
+  try:
+    deadline = time.monotonic() + TIMEOUT_S
+    while not (run / "metrics.jsonl").exists() or not _records(run):
+      assert time.monotonic() < deadline and all(p.poll() is None for p in job.procs), job.tail(0)
+      time.sleep(0.2)
+    job.procs[1].send_signal(signal.SIGTERM)
+    rcs = [p.wait(timeout=TIMEOUT_S) for p in job.procs]
+    assert rcs == [143, 143], f"{rcs}\n{job.tail(0)}\n{job.tail(1)}"
+    saved = sorted(int(p.name) for p in (run / "checkpoints").iterdir() if p.name.isdigit())
+    assert len(saved) == 1 and 0 < saved[0] < 100_000
+    assert f"stopped by another process's signal at step {saved[0]}" in job.tail(0)
+    assert f"terminated at step {saved[0]}; checkpoint saved" in job.tail(1)
+  finally:
+    job.kill()

@@ -35,6 +35,7 @@ from orbax.checkpoint import checkpoint_managers as ocm
 from hrm_jax.config import HRMConfig
 from hrm_jax.errors import UserError
 from hrm_jax.train_step import TrainState
+from hrm_jax.training import parallel
 from hrm_jax.training.model_dir import config_doc
 
 
@@ -206,7 +207,7 @@ class Checkpoints:
         failed.append((step, e))
         continue
       aside = self.directory.parent / "corrupt_checkpoints"
-      for bad, e in failed:
+      for bad, e in failed if jax.process_index() == 0 else ():  # one process moves them
         aside.mkdir(parents=True, exist_ok=True)
         shutil.move(str(self.directory / str(bad)), str(aside / str(bad)))
         print(
@@ -214,6 +215,7 @@ class Checkpoints:
           f"resuming from step {step}"
         )
       if failed:
+        parallel.sync("corrupt checkpoints moved")
         self.manager.reload()
       return step, got
     if failed:

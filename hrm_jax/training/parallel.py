@@ -211,6 +211,21 @@ def replicate(mesh: Mesh, tree):
   return jax.device_put(tree, replicated(mesh))
 
 
+def any_process(*flags: bool) -> tuple[bool, ...]:
+  """Each flag OR-ed over all processes: a collective every process must reach at the same
+  point of its program (with one process, the flags as given)."""
+  if jax.process_count() == 1:
+    return tuple(bool(f) for f in flags)
+  gathered = multihost_utils.process_allgather(np.asarray(flags, np.int32))  # [processes, n]
+  return tuple(bool(f) for f in np.asarray(gathered).reshape(-1, len(flags)).any(axis=0))
+
+
+def sync(name: str) -> None:
+  """Wait until every process reaches `sync(name)` (nothing with one process)."""
+  if jax.process_count() > 1:
+    multihost_utils.sync_global_devices(name)
+
+
 def to_host(tree):
   """A pytree of (possibly multi-host sharded) global arrays -> full numpy arrays on every host."""
   if jax.process_count() == 1:

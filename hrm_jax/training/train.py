@@ -188,10 +188,7 @@ def _train(
   changes = experiment.check_resume(saved, cfg, run_dir / "config.json") if saved else []
   if lead:
     experiment.ensure_dataset(cfg, progress=cfg.train.progress)
-  if jax.process_count() > 1:
-    from jax.experimental import multihost_utils
-
-    multihost_utils.sync_global_devices("dataset ready")
+  parallel.sync("dataset ready")
   s = experiment.settings(cfg)
   saved_data = _read_json(run_dir / "data_identity.json") if resuming else None
   if saved_data:
@@ -360,6 +357,17 @@ def _train(
       exact=f"{means['exact_accuracy']:.3f}",
     )
 
+  def stop_flags(step: int, hit: str | None) -> tuple[str | None, bool]:
+    """(why a signal stops the run at this update or None, time limit reached), alike on
+    every process: with several, agreed on at record steps (a collective), not between."""
+    late = bool(cfg.train.time_limit_s) and time.time() - t_start > cfg.train.time_limit_s
+    if jax.process_count() == 1:
+      return hit, late
+    if step % cfg.train.log_every:
+      return None, False
+    any_hit, any_late = parallel.any_process(hit is not None, late)
+    return (hit or "stopped by another process's signal") if any_hit else None, any_late
+
   # ---- the loop: batches prepared and placed on a thread, metrics fetched a step late
   t_start, eval_metrics, predictions = time.time(), {}, None
   window, eval_at, bar, step = _Window(start), set(s.eval_at), None, start
@@ -380,9 +388,9 @@ def _train(
         window.add(m)
         bar.update(1)
         last = step == s.total_steps
-        out_of_time = cfg.train.time_limit_s and time.time() - t_start > cfg.train.time_limit_s
+        signalled, out_of_time = stop_flags(step, ctrl_c.hit)
         do_eval = step in eval_at
-        do_save = do_eval or out_of_time or ctrl_c.hit or step % cfg.train.checkpoint_every == 0
+        do_save = do_eval or out_of_time or signalled or step % cfg.train.checkpoint_every == 0
 
         if step % cfg.train.log_every == 0 or do_save:
           window.close(step)
@@ -396,12 +404,12 @@ def _train(
           bar.unpause()  # the evaluation's time is not training time
         if do_save:
           save(step, {k: v for k, v in eval_metrics.items()} if do_eval else None)
-        if ctrl_c.hit:
+        if signalled:
           ckpts.wait()
           stop = Interrupted(
-            f"{ctrl_c.hit} at step {step}; checkpoint saved; rerun the same command to resume"
+            f"{signalled} at step {step}; checkpoint saved; rerun the same command to resume"
           )
-          stop.exit_code = 143 if ctrl_c.hit == "terminated" else 130  # 128 + the signal
+          stop.exit_code = 130 if signalled == "interrupted" else 143  # 128 + the signal
           raise stop
         if out_of_time and not last:
           tqdm.write(f"time limit of {cfg.train.time_limit_s}s reached at step {step}")
