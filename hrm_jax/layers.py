@@ -28,7 +28,48 @@ def trunc_normal(std: float) -> nn.initializers.Initializer:
 # LeCun: std 1/sqrt(fan_in), truncated at two std and corrected for the truncation.
 lecun_trunc_normal = nn.initializers.variance_scaling(1.0, "fan_in", "truncated_normal")
 
-_f32_accumulate = functools.partial(jax.lax.dot_general, preferred_element_type=jnp.float32)
+
+@functools.partial(jax.custom_vjp, nondiff_argnums=(0,))
+def _einsum_lowp(spec: str, a: jax.Array, b: jax.Array) -> jax.Array:
+  return jnp.einsum(spec, a, b, preferred_element_type=jnp.float32)
+
+
+def _einsum_lowp_fwd(spec, a, b):
+  return _einsum_lowp(spec, a, b), (a, b)
+
+
+def _einsum_lowp_bwd(spec, res, g):
+  a, b = res
+  (sa, sb), out = spec.split("->")[0].split(","), spec.split("->")[1]
+  g = g.astype(a.dtype)  # the cotangent in the compute dtype, as the reference's autograd has it
+  da = jnp.einsum(f"{out},{sb}->{sa}", g, b, preferred_element_type=jnp.float32)
+  db = jnp.einsum(f"{out},{sa}->{sb}", g, a, preferred_element_type=jnp.float32)
+  return da.astype(a.dtype), db.astype(b.dtype)
+
+
+_einsum_lowp.defvjp(_einsum_lowp_fwd, _einsum_lowp_bwd)
+
+
+def einsum32(spec: str, a: jax.Array, b: jax.Array) -> jax.Array:
+  """jnp.einsum(spec, a, b) accumulated in and returned as float32.
+
+  With bfloat16 (or other low-precision) inputs, the gradient takes the inputs' dtype: the
+  float32 cotangent is cast to it and both backward matmuls run on it, accumulating in
+  float32 (the reference's bf16 autograd). Left to JAX, those matmuls would mix the
+  float32 cotangent with bf16 operands and run in float32 on upcast copies. Every index of
+  each operand must appear in the other operand or in the output (true of matmuls).
+  float32 inputs take jnp.einsum and JAX's own gradient, unchanged.
+  """
+  if a.dtype == jnp.float32 and b.dtype == jnp.float32:
+    return jnp.einsum(spec, a, b, preferred_element_type=jnp.float32)
+  return _einsum_lowp(spec, a, b)
+
+
+def _f32_accumulate(lhs, rhs, dimension_numbers, precision=None, **_):
+  """nn.Dense's dot_general: x[..., K] @ kernel[K, N] through `einsum32`."""
+  assert dimension_numbers == (((lhs.ndim - 1,), (0,)), ((), ())), dimension_numbers
+  assert precision is None, precision
+  return einsum32("...k,kn->...n", lhs, rhs)
 
 
 def dense(features: int, cfg: HRMConfig, name: str) -> nn.Dense:
@@ -115,11 +156,14 @@ def attend(q_BxTxNxH: jax.Array, k_BxTxNxH: jax.Array, v_BxTxNxH: jax.Array) -> 
     return jax.nn.dot_product_attention(
       q_BxTxNxH, k_BxTxNxH, v_BxTxNxH, scale=scale, implementation=impl
     ).astype(jnp.float32)
-  logits_BxNxTxS = jnp.einsum(
-    "btnh,bsnh->bnts", q_BxTxNxH, k_BxTxNxH, preferred_element_type=jnp.float32
+  # heads ahead of tokens: plain batched matmuls, forward and backward (XLA's CPU backend
+  # has no bf16 kernel for some token-major contractions, and the rest run 2-3x slower)
+  q_BxNxTxH, k_BxNxSxH, v_BxNxSxH = (
+    jnp.swapaxes(x, 1, 2) for x in (q_BxTxNxH, k_BxTxNxH, v_BxTxNxH)
   )
-  probs = jax.nn.softmax(logits_BxNxTxS * scale, axis=-1).astype(v_BxTxNxH.dtype)
-  return jnp.einsum("bnts,bsnh->btnh", probs, v_BxTxNxH, preferred_element_type=jnp.float32)
+  logits_BxNxTxS = einsum32("bnth,bnsh->bnts", q_BxNxTxH, k_BxNxSxH)
+  probs = jax.nn.softmax(logits_BxNxTxS * scale, axis=-1).astype(v_BxNxSxH.dtype)
+  return jnp.swapaxes(einsum32("bnts,bnsh->bnth", probs, v_BxNxSxH), 1, 2)
 
 
 class Attention(nn.Module):

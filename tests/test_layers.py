@@ -34,6 +34,33 @@ def test_attend_equals_einsum_attention(dtype, tol):
   np.testing.assert_allclose(np.asarray(got, np.float32), want, atol=tol, rtol=tol)
 
 
+@pytest.mark.parametrize(
+  "spec, a_shape, b_shape",
+  [
+    ("...k,kn->...n", (2, 5, 8), (8, 6)),  # nn.Dense
+    ("bnth,bnsh->bnts", (2, 3, 5, 4), (2, 3, 7, 4)),  # attention logits
+    ("bnts,bnsh->bnth", (2, 3, 5, 7), (2, 3, 7, 4)),  # attention values
+  ],
+)
+def test_einsum32_gradients_take_the_inputs_dtype(spec, a_shape, b_shape):
+  """float32 out; bf16 inputs get bf16 gradients equal to float32 autodiff's to bf16
+  rounding; float32 inputs get JAX's own gradient, bit for bit."""
+  a = jax.random.normal(jax.random.key(1), a_shape, jnp.float32)
+  b = jax.random.normal(jax.random.key(2), b_shape, jnp.float32)
+
+  def grads(f, a, b):
+    return jax.jit(jax.grad(lambda a, b: jnp.sum(jnp.sin(f(spec, a, b))), argnums=(0, 1)))(a, b)
+
+  want = grads(jnp.einsum, a, b)
+  for g, w in zip(grads(layers.einsum32, a, b), want):
+    np.testing.assert_array_equal(g, w)
+  lo = grads(layers.einsum32, a.astype(jnp.bfloat16), b.astype(jnp.bfloat16))
+  assert layers.einsum32(spec, a.astype(jnp.bfloat16), b.astype(jnp.bfloat16)).dtype == jnp.float32
+  for g, w in zip(lo, want):
+    assert g.dtype == jnp.bfloat16
+    np.testing.assert_allclose(np.asarray(g, np.float32), w, atol=0.1, rtol=0.05)
+
+
 @pytest.mark.skipif(jax.default_backend() != "gpu", reason="cuDNN's fused attention needs a GPU")
 def test_cudnn_attend_equals_xla_attend():
   """On a GPU that has it, `attend` takes cuDNN's kernel for bf16 inputs; its output and its
