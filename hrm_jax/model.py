@@ -24,7 +24,7 @@ import math
 import jax
 import jax.numpy as jnp
 
-from hrm_jax import archs
+from hrm_jax import archs, layers
 from hrm_jax.config import HRMConfig
 from hrm_jax.layers import lecun_trunc_normal, trunc_normal
 
@@ -84,7 +84,7 @@ def recursion(net: dict, z_H_BxTxD, z_L_BxTxD, x_BxTxD, cfg: HRMConfig):
 def output_heads(net: dict, z_H_BxTxD: jax.Array, cfg: HRMConfig):
   """logits [B, S, V] over the task positions; q_halt, q_continue [B] in float32."""
   kernel = net["lm_head"]["kernel"].astype(cfg.dtype)
-  logits = jnp.einsum("btd,dv->btv", z_H_BxTxD, kernel, preferred_element_type=jnp.float32)
+  logits = layers.einsum32("btd,dv->btv", z_H_BxTxD, kernel)
   logits_BxSxV = logits[:, cfg.prefix_len :].astype(cfg.dtype)
   q_Bx2 = z_H_BxTxD[:, 0].astype(jnp.float32) @ net["q_head"]["kernel"].astype(jnp.float32)
   q_Bx2 = q_Bx2 + net["q_head"]["bias"].astype(jnp.float32)
