@@ -1,11 +1,14 @@
-"""What XLA compiled into each recurrent loop of the train step: kernels, matmuls, converts.
+"""What XLA compiled into the train step: matmul operand types, and per recurrent loop kernels,
+matmuls and converts.
 
   python benchmarks/hlo_census.py                               # HRM small, f32 and bf16
   python benchmarks/hlo_census.py --arch trm --size paper --dtypes bfloat16 --dump /tmp/hlo
 
-For every `while` loop of the compiled (optimised) train step whose body runs a matmul, one
-line per dtype: top-level kernels of one iteration (fusions and other ops XLA launches),
-matmuls, and converts (inside fusions too) with the elements they convert. The recurrent
+Per dtype, the matmuls of the whole compiled (optimised) train step by their operands'
+element types (a bf16 step whose matmuls take f32 operands runs them at the f32 rate), then
+for every `while` loop whose body runs a matmul, one line: top-level kernels of one
+iteration (fusions and other ops XLA launches), matmuls, and converts (inside fusions too)
+with the elements they convert. The recurrent
 scans of the H/L cycles are these loops; their iteration is the cost every cycle repeats.
 A bf16 graph that converts far more elements than its f32 twin, or launches more kernels,
 spends its time on dtype traffic rather than matmuls (docs/performance.md).
@@ -70,6 +73,22 @@ def census(comps: dict[str, list[str]], name: str, top: bool = True) -> collecti
   return c
 
 
+def dot_operand_types(comps: dict[str, list[str]]) -> collections.Counter:
+  """Every matmul of the module (fused or not, forward and backward), counted by its
+  operands' element types, e.g. {"bf16 x bf16": 40, "f32 x f32": 8}."""
+  c = collections.Counter()
+  for lines in comps.values():
+    types = {}
+    for line in lines:
+      m = re.match(r"^(?:ROOT )?(%?[\w.\-]+) = ([a-z]\w*)\[", line)
+      if m:
+        types[m.group(1)] = m.group(2)
+      if " dot(" in line:
+        args = re.search(r" dot\(([^,]+), ([^)]+)\)", line)
+        c[" x ".join(types.get(a.strip(), "?") for a in args.groups())] += 1
+  return c
+
+
 def loop_bodies(comps: dict[str, list[str]]) -> list[str]:
   """The body computations of every while loop, in the order they appear."""
   return [
@@ -96,6 +115,8 @@ def main():
       Path(args.dump).mkdir(parents=True, exist_ok=True)
       (Path(args.dump) / f"{args.arch}_{args.size}_{dtype}.hlo.txt").write_text(hlo)
     comps = computations(hlo)
+    dots = ", ".join(f"{n} {k}" for k, n in sorted(dot_operand_types(comps).items()))
+    print(f"{dtype:9} {'the whole step: matmuls by operand types':40} {dots}")
     for body in loop_bodies(comps):
       c = census(comps, body)
       if c["dots"]:
