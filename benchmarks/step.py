@@ -78,9 +78,9 @@ def config(arch: str, size: str) -> hrm_jax.HRMConfig:
   return cfg
 
 
-def matmul_peak(dtype: str, n: int | None = None, reps: int = 5) -> float:
+def matmul_peak(dtype: str, n: int | None = None, reps: int = 20) -> float:
   """Measured FLOP/s of an n x n x n matmul accumulating in float32 (n: 2048 on a CPU,
-  8192 on an accelerator)."""
+  8192 on an accelerator): the fastest of `reps` (on a shared machine fewer swing by 2x)."""
   n = n or (2048 if jax.default_backend() == "cpu" else 8192)
   a = jax.random.normal(jax.random.key(0), (n, n), jnp.float32).astype(dtype)
   b = jax.random.normal(jax.random.key(1), (n, n), jnp.float32).astype(dtype)
