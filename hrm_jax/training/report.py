@@ -8,6 +8,7 @@ the test split, its size and the standard error of the exact accuracy.
 
 from __future__ import annotations
 
+import collections
 from pathlib import Path
 
 import matplotlib
@@ -311,12 +312,17 @@ def plot_test_time(points: dict[str, list[tuple]], path: Path) -> None:
   """Accuracy against test-time compute (segments x restarts, log scale), one line per name;
   `points` maps a name to (compute, mean accuracy, std, label) tuples."""
   fig, ax = plt.subplots(figsize=(6, 3.8))
+  named, stacked = set(), collections.Counter()  # each label once; a second at an x goes above
   for i, (name, rows) in enumerate(points.items()):
     rows = sorted(rows)
     x, y, err = (np.asarray([r[j] for r in rows], float) for j in range(3))
     ax.errorbar(x, y, yerr=err, fmt="o-", color=f"C{i % 10}", capsize=3, label=name)
     for xi, yi, *_, label in rows:
-      ax.annotate(label, (xi, yi), fontsize=6, xytext=(3, 3), textcoords="offset points")
+      if (xi, label) not in named:
+        named.add((xi, label))
+        up = 3 + 8 * stacked[xi]
+        stacked[xi] += 1
+        ax.annotate(label, (xi, yi), fontsize=6, xytext=(3, up), textcoords="offset points")
   ax.set(xlabel="test-time compute (segments x restarts)", ylabel="exact accuracy")
   ax.set_xscale("log", base=2)
   ax.set_ylim(-0.02, 1.02)
