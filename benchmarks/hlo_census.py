@@ -8,8 +8,8 @@ Per dtype, the matmuls of the whole compiled (optimised) train step by their ope
 element types (a bf16 step whose matmuls take f32 operands runs them at the f32 rate), then
 for every `while` loop whose body runs a matmul, one line: top-level kernels of one
 iteration (fusions and other ops XLA launches), matmuls, and converts (inside fusions too)
-with the elements they convert. The recurrent
-scans of the H/L cycles are these loops; their iteration is the cost every cycle repeats.
+with the elements they convert. The recurrent scans of the H/L cycles are these loops;
+their iteration is the cost every cycle repeats.
 A bf16 graph that converts far more elements than its f32 twin, or launches more kernels,
 spends its time on dtype traffic rather than matmuls (docs/performance.md).
 """
@@ -27,8 +27,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import step  # noqa: E402  (benchmarks/step.py: the configs and the compiled step)
 
-# An HLO instruction: "%name = TYPE op(...)", TYPE an array type or a (tuple)
-_INST = re.compile(r"^(?:ROOT )?%?[\w.\-]+ = (\(.*?\)|\S+) ([a-z][\w\-]*)\(")
+# An HLO instruction: "%name = TYPE op(operands)", TYPE an array type or a (tuple)
+_INST = re.compile(r"^(?:ROOT )?(%?[\w.\-]+) = (\(.*?\)|\S+) ([a-z][\w\-]*)\(([^)]*)\)?")
 _CALLS = re.compile(r"(?:calls|to_apply|body|condition)=%?([\w.\-]+)")
 _HEADER = re.compile(r"^(?:ENTRY )?%?([\w.\-]+) .*\{$")
 
@@ -59,7 +59,7 @@ def census(comps: dict[str, list[str]], name: str, top: bool = True) -> collecti
     m = _INST.match(line)
     if not m:
       continue
-    shape, op = m.groups()
+    _, shape, op, _ = m.groups()
     if top and op not in ("parameter", "get-tuple-element", "tuple", "constant", "bitcast"):
       c["kernels"] += 1
     if op in ("dot", "convolution"):
@@ -78,14 +78,12 @@ def dot_operand_types(comps: dict[str, list[str]]) -> collections.Counter:
   operands' element types, e.g. {"bf16 x bf16": 40, "f32 x f32": 8}."""
   c = collections.Counter()
   for lines in comps.values():
-    types = {}
-    for line in lines:
-      m = re.match(r"^(?:ROOT )?(%?[\w.\-]+) = ([a-z]\w*)\[", line)
-      if m:
-        types[m.group(1)] = m.group(2)
-      if " dot(" in line:
-        args = re.search(r" dot\(([^,]+), ([^)]+)\)", line)
-        c[" x ".join(types.get(a.strip(), "?") for a in args.groups())] += 1
+    types = {}  # instruction name -> element type, within one computation
+    for m in filter(None, map(_INST.match, lines)):
+      name, shape, op, operands = m.groups()
+      types[name] = shape.split("[")[0]
+      if op == "dot":
+        c[" x ".join(types.get(a.strip(), "?") for a in operands.split(","))] += 1
   return c
 
 
@@ -95,7 +93,7 @@ def loop_bodies(comps: dict[str, list[str]]) -> list[str]:
     re.search(r"body=%?([\w.\-]+)", line).group(1)
     for lines in comps.values()
     for line in lines
-    if (m := _INST.match(line)) and m.group(2) == "while"
+    if (m := _INST.match(line)) and m.group(3) == "while"
   ]
 
 

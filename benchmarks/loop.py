@@ -7,7 +7,8 @@ The loop figure comes from the run's own records (metrics.jsonl: examples/s of e
 between two records, evaluation time excluded), without the first window (warm-up). The bare
 figure is the same compiled train step (same model, optimizer, shapes, shardings) called back
 to back on one batch already on the devices, timed to the last result, before and after each
-run (their mean is the round's bare rate). Overhead = 1 - loop/bare, the median of the rounds:
+run (their mean is the round's bare rate; a measurement between two runs serves both).
+Overhead = 1 - loop/bare, the median of the rounds:
 what data loading, placement, dispatch, records and asynchronous checkpoints cost the run.
 """
 
@@ -29,7 +30,7 @@ def _parse(argv):
   ap.add_argument("--steps", type=int, default=300, help="updates of the run")
   ap.add_argument("--log-every", type=int, default=50, help="updates between records")
   ap.add_argument(
-    "--repeats", type=int, default=3, help="rounds of bare, loop, bare (the median is printed)"
+    "--repeats", type=int, default=3, help="runs, each between two bare measurements (median)"
   )
   ap.add_argument(
     "--set", action="append", default=[], metavar="FIELD=VALUE", help="config overrides"
@@ -114,16 +115,15 @@ def main(argv=None) -> None:
     section[name] = _cast(section[name], value)
   cfg.eval.max_examples = cfg.eval.final_max_examples = cfg.eval.global_batch_size
   print(f"{args.config}: global batch {cfg.train.global_batch_size}, {args.steps} updates")
-  overheads = []
-  for i in range(args.repeats):  # the bare rate on both sides: a shared machine drifts
-    before = bare_rate(cfg, args.steps)
+  bare, overheads = [bare_rate(cfg, args.steps)], []
+  for i in range(args.repeats):  # the bare rate on both sides of each run: a shared machine drifts
     with tempfile.TemporaryDirectory() as tmp:
       cfg.run_dir = str(Path(tmp) / "run")
       loop = loop_rate(cfg, Path(cfg.run_dir))
-    after = bare_rate(cfg, args.steps)
-    overheads.append(1 - loop / ((before + after) / 2))
+    bare.append(bare_rate(cfg, args.steps))
+    overheads.append(1 - loop / ((bare[-2] + bare[-1]) / 2))
     print(
-      f"  round {i + 1}: bare {before:6.2f} / {after:6.2f} updates/s, loop {loop:6.2f} "
+      f"  round {i + 1}: bare {bare[-2]:6.2f} / {bare[-1]:6.2f} updates/s, loop {loop:6.2f} "
       f"updates/s, overhead {100 * overheads[-1]:5.1f}%",
       flush=True,
     )

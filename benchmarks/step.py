@@ -35,6 +35,7 @@ import numpy as np
 
 import hrm_jax
 from hrm_jax import flops as hrm_jax_flops
+from hrm_jax.training import parallel
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # experiments/, from anywhere
 
@@ -163,12 +164,10 @@ def temp_memory(cfg: hrm_jax.HRMConfig, batch: int) -> tuple[float, int]:
 
 
 def step_bytes(cfg: hrm_jax.HRMConfig, batch: int) -> int:
-  """Device bytes the train step holds at `batch`: its inputs, temporaries and outputs, less
-  what the outputs reuse of the inputs (XLA's memory analysis of the compiled step)."""
-  m = compile_step(cfg, batch)[1].memory_analysis()
-  return (
-    m.argument_size_in_bytes + m.temp_size_in_bytes + m.output_size_in_bytes - m.alias_size_in_bytes
-  )
+  """Device bytes the train step holds at `batch`: its inputs plus what it allocates beyond
+  them (`parallel.allocated_bytes`, the rule the training loop checks memory by)."""
+  compiled = compile_step(cfg, batch)[1]
+  return compiled.memory_analysis().argument_size_in_bytes + parallel.allocated_bytes(compiled)
 
 
 def largest_batch(cfg: hrm_jax.HRMConfig, limit: int, unit: int = 32) -> tuple[int, int]:
@@ -178,9 +177,11 @@ def largest_batch(cfg: hrm_jax.HRMConfig, limit: int, unit: int = 32) -> tuple[i
   m0, m1 = step_bytes(cfg, b0), step_bytes(cfg, b1)
   per_example = max((m1 - m0) / (b1 - b0), 1.0)
   batch = max(unit, int((limit - m0) / per_example + b0) // unit * unit)
-  while batch > unit and (need := step_bytes(cfg, batch)) > limit:
+  need = step_bytes(cfg, batch)
+  while batch > unit and need > limit:
     batch = max(unit, int(batch * limit / need) // unit * unit)
-  return batch, step_bytes(cfg, batch)
+    need = step_bytes(cfg, batch)
+  return batch, need
 
 
 def cycles_sweep(arch: str, batch: int) -> None:
@@ -243,9 +244,8 @@ def main():
   for size in args.configs.split(","):
     for arch in args.archs.split(","):
       name, cfg = f"{arch}-{size}", config(arch, size)
-      mfu = {}
+      mfu, batch = {}, args.batch or BATCH[size]
       for dtype in args.dtypes.split(","):
-        batch = args.batch or BATCH[size]
         r = bench(name, cfg.replace(compute_dtype=dtype), batch, args.steps, peaks)
         mfu[dtype] = r["mfu"]
         print(

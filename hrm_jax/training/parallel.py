@@ -170,13 +170,22 @@ def _free_device_bytes(device) -> int | None:
     return None
 
 
-def check_memory(compiled, mesh, global_batch_size: int) -> None:
-  """Refuse a compiled train step that cannot fit: XLA's memory analysis of what it allocates
-  (temporaries and outputs, less the donated inputs) against the memory free per device."""
+def allocated_bytes(compiled) -> int | None:
+  """Bytes per device a compiled step allocates beyond its inputs (XLA's memory analysis:
+  temporaries and outputs, less the outputs that reuse donated inputs); None where the
+  backend does not report it."""
   try:
     m = compiled.memory_analysis()
-    need = m.temp_size_in_bytes + m.output_size_in_bytes - m.alias_size_in_bytes
+    return m.temp_size_in_bytes + m.output_size_in_bytes - m.alias_size_in_bytes
   except Exception:  # noqa: BLE001 -- not every backend reports it
+    return None
+
+
+def check_memory(compiled, mesh, global_batch_size: int) -> None:
+  """Refuse a compiled train step that cannot fit: what it allocates (`allocated_bytes`)
+  against the memory free per device."""
+  need = allocated_bytes(compiled)
+  if need is None:
     return
   device = next(d for d in mesh.devices.flat if d.process_index == jax.process_index())
   free = _free_device_bytes(device)  # this process's: others' devices cannot be queried
