@@ -1,6 +1,9 @@
 """Attention: the implementation chosen by backend, and the XLA path against einsum."""
 
+import functools
+
 import jax
+import jax.extend
 import jax.numpy as jnp
 import numpy as np
 import pytest
@@ -43,20 +46,32 @@ def test_attend_equals_einsum_attention(dtype, tol):
   ],
 )
 def test_einsum32_gradients_take_the_inputs_dtype(spec, a_shape, b_shape):
-  """float32 out; bf16 inputs get bf16 gradients equal to float32 autodiff's to bf16
-  rounding; float32 inputs get JAX's own gradient, bit for bit."""
+  """float32 out; with bf16 inputs every matmul of the gradient takes bf16 operands (JAX's
+  own gradient would multiply the float32 cotangent), and the bf16 gradients equal float32
+  autodiff's to bf16 rounding."""
   a = jax.random.normal(jax.random.key(1), a_shape, jnp.float32)
   b = jax.random.normal(jax.random.key(2), b_shape, jnp.float32)
+  a16, b16 = a.astype(jnp.bfloat16), b.astype(jnp.bfloat16)
 
-  def grads(f, a, b):
-    return jax.jit(jax.grad(lambda a, b: jnp.sum(jnp.sin(f(spec, a, b))), argnums=(0, 1)))(a, b)
+  def grad(f):
+    return jax.grad(lambda a, b: jnp.sum(jnp.sin(f(spec, a, b))), argnums=(0, 1))
 
-  want = grads(jnp.einsum, a, b)
-  for g, w in zip(grads(layers.einsum32, a, b), want):
-    np.testing.assert_array_equal(g, w)
-  lo = grads(layers.einsum32, a.astype(jnp.bfloat16), b.astype(jnp.bfloat16))
-  assert layers.einsum32(spec, a.astype(jnp.bfloat16), b.astype(jnp.bfloat16)).dtype == jnp.float32
-  for g, w in zip(lo, want):
+  def dot_operand_dtypes(f):
+    def walk(jaxpr):
+      for e in jaxpr.eqns:
+        if e.primitive.name == "dot_general":
+          yield tuple(str(v.aval.dtype) for v in e.invars)
+        for sub in jax.extend.core.jaxprs_in_params(e.params):
+          yield from walk(sub)
+
+    return set(walk(jax.make_jaxpr(grad(f))(a16, b16).jaxpr))
+
+  plain = functools.partial(jnp.einsum, preferred_element_type=jnp.float32)
+  assert layers.einsum32(spec, a16, b16).dtype == jnp.float32
+  assert ("float32", "bfloat16") in dot_operand_dtypes(plain)  # what einsum32 avoids
+  assert dot_operand_dtypes(layers.einsum32) == {("bfloat16", "bfloat16")}
+  want = jax.jit(grad(jnp.einsum))(a, b)
+  for g, w in zip(jax.jit(grad(layers.einsum32))(a16, b16), want):
     assert g.dtype == jnp.bfloat16
     np.testing.assert_allclose(np.asarray(g, np.float32), w, atol=0.1, rtol=0.05)
 
@@ -71,7 +86,7 @@ def test_cudnn_attend_equals_xla_attend():
     pytest.skip(f"no cuDNN attention on this GPU (compute capability {cc})")
   qkv = jax.random.normal(jax.random.key(0), (3, 4, 97, 8, 64), jnp.float32).astype(jnp.bfloat16)
 
-  def xla(q, k, v):  # attend's own XLA path: the test above pins it to einsum attention
+  def xla(q, k, v):  # einsum attention with attend's dtypes (bf16 in, f32 accumulation)
     s = jnp.einsum("btnh,bsnh->bnts", q, k, preferred_element_type=jnp.float32) / 8.0
     p = jax.nn.softmax(s, axis=-1).astype(v.dtype)
     return jnp.einsum("bnts,bsnh->btnh", p, v, preferred_element_type=jnp.float32)
