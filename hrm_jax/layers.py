@@ -12,6 +12,7 @@ import functools
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 from hrm_jax.config import HRMConfig
 
@@ -92,13 +93,18 @@ def rms_norm(x: jax.Array, eps: float) -> jax.Array:
   return x32.astype(x.dtype)
 
 
-def rope_tables(cfg: HRMConfig) -> tuple[jax.Array, jax.Array]:
-  """cos, sin tables [P+S, head_dim] in float32 for positions 0..P+S-1."""
-  half = jnp.arange(0, cfg.head_dim, 2, dtype=jnp.float32) / cfg.head_dim
-  inv_freq_H2 = 1.0 / (cfg.rope_theta**half)
-  freqs_TxH2 = jnp.outer(jnp.arange(cfg.total_len, dtype=jnp.float32), inv_freq_H2)
-  emb_TxH = jnp.concatenate([freqs_TxH2, freqs_TxH2], axis=-1)
-  return jnp.cos(emb_TxH), jnp.sin(emb_TxH)
+def rope_tables(cfg: HRMConfig) -> tuple[np.ndarray, np.ndarray]:
+  """cos, sin tables [P+S, head_dim] in float32 for positions 0..P+S-1.
+
+  Host (numpy) arrays, so that a jitted caller holds them as constants: computed in the
+  graph, XLA fuses the cos and sin into every consumer and evaluates them per element
+  (four transcendentals per element of the RoPE gradient, a tenth of the bf16 step).
+  """
+  half = np.arange(0, cfg.head_dim, 2, dtype=np.float32) / np.float32(cfg.head_dim)
+  inv_freq_H2 = np.float32(1.0) / (np.float32(cfg.rope_theta) ** half)
+  freqs_TxH2 = np.outer(np.arange(cfg.total_len, dtype=np.float32), inv_freq_H2)
+  emb_TxH = np.concatenate([freqs_TxH2, freqs_TxH2], axis=-1)
+  return np.cos(emb_TxH), np.sin(emb_TxH)
 
 
 def apply_rope(x_BxTxNxH: jax.Array, cos_TxH: jax.Array, sin_TxH: jax.Array) -> jax.Array:
