@@ -95,7 +95,8 @@ def matmul_peak(dtype: str, n: int | None = None, reps: int = 20) -> float:
   return 2 * n**3 / min(times)
 
 
-def bench(name: str, cfg: hrm_jax.HRMConfig, batch: int, steps: int, peaks: dict) -> dict:
+def setup(cfg: hrm_jax.HRMConfig, batch: int):
+  """(jitted train step donating state and carry, state, carry, a random batch) of `cfg`."""
   oc = hrm_jax.OptimConfig(lr_warmup_steps=10, total_steps=1000)
   rng = np.random.default_rng(0)
   data = {
@@ -103,11 +104,14 @@ def bench(name: str, cfg: hrm_jax.HRMConfig, batch: int, steps: int, peaks: dict
     "labels": rng.integers(1, cfg.vocab_size, (batch, cfg.seq_len)).astype(np.int32),
     "puzzle_identifiers": np.zeros((batch,), np.int32),
   }
-  params = hrm_jax.init(jax.random.key(0), cfg)
-  state = hrm_jax.init_train_state(params, oc)
+  state = hrm_jax.init_train_state(hrm_jax.init(jax.random.key(0), cfg), oc)
   carry = hrm_jax.initial_carry(data, cfg)
-  step = jax.jit(hrm_jax.make_train_step(cfg, oc), donate_argnums=(0, 1))
+  return jax.jit(hrm_jax.make_train_step(cfg, oc), donate_argnums=(0, 1)), state, carry, data
 
+
+def bench(name: str, cfg: hrm_jax.HRMConfig, batch: int, steps: int, peaks: dict) -> dict:
+  step, state, carry, data = setup(cfg, batch)
+  n_params = hrm_jax.count_params(state.params)
   t = time.perf_counter()
   compiled = step.lower(state, carry, data, jax.random.key(0)).compile()
   compile_s = time.perf_counter() - t
@@ -126,7 +130,7 @@ def bench(name: str, cfg: hrm_jax.HRMConfig, batch: int, steps: int, peaks: dict
   return {
     "config": name,
     "dtype": cfg.compute_dtype,
-    "params": hrm_jax.count_params(params),
+    "params": n_params,
     "batch": batch,
     "compile_s": compile_s,
     "step_s": step_s,
