@@ -8,7 +8,9 @@ Per dtype: the step time, its kernels' time by kind (matmuls, transposes and cop
 converts, reductions, other elementwise work of the model and its gradient, and the
 "update": what runs outside the gradient, the optimizer and the metrics), then the
 `--top` most costly (kernel kind, model operation) pairs with their share and calls per step.
-Times are the kernels' own (jax.profiler's trace of `--steps` steps, per step); the kinds
+Times are the kernels' own (jax.profiler's trace of `--steps` steps, per step; on a CPU,
+XLA runs independent kernels side by side on its threads, so their sum can exceed the step
+and a kernel that shared the cores reads slower than it runs alone); the kinds
 come from the compiled HLO: a fusion is a matmul when it computes a dot, and it is named by
 the op_name metadata of its root (e.g. `jvp()/mlp/gate_up/...k,kn->...n/dot_general`:
 the no-grad cycles' SwiGLU up-projection; `transpose(jvp(...))`: the gradient). A bf16 step
