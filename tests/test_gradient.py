@@ -88,7 +88,10 @@ def grads():
 def test_one_step_equals_hand_unrolled(grads):
   (v1, g1), (v2, g2) = grads["one_step"], grads["hand"]
   np.testing.assert_allclose(v1, v2, rtol=1e-5)
-  chex.assert_trees_all_close(g1, g2, rtol=1e-4, atol=1e-5)
+  # Two float32 compilations of the same sums (scans against Python loops) round apart by
+  # up to ~2.4e-5 on gradient entries up to ~2.4 (1.5e-5 with RoPE tables built in-graph);
+  # a gradient through the wrong steps differs by > 1e-2 (test_bptt_differs_from_one_step).
+  chex.assert_trees_all_close(g1, g2, rtol=1e-4, atol=3e-5)
 
 
 def test_one_step_stops_gradient_at_the_segment_start(grads):
