@@ -115,6 +115,9 @@ def main(argv=None) -> None:
     section[name] = _cast(section[name], value)
   cfg.eval.max_examples = cfg.eval.final_max_examples = cfg.eval.global_batch_size
   print(f"{args.config}: global batch {cfg.train.global_batch_size}, {args.steps} updates")
+  from hrm_jax.training import experiment
+
+  experiment.ensure_dataset(cfg)  # the bare step reads a batch before the first run builds it
   bare, overheads = [bare_rate(cfg, args.steps)], []
   for i in range(args.repeats):  # the bare rate on both sides of each run: a shared machine drifts
     with tempfile.TemporaryDirectory() as tmp:
