@@ -28,7 +28,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import step  # noqa: E402  (benchmarks/step.py: the configs and the compiled step)
 
 # An HLO instruction: "%name = TYPE op(operands)", TYPE an array type or a (tuple)
-_INST = re.compile(r"^(?:ROOT )?(%?[\w.\-]+) = (\(.*?\)|\S+) ([a-z][\w\-]*)\(([^)]*)\)?")
+INSTRUCTION = re.compile(r"^(?:ROOT )?(%?[\w.\-]+) = (\(.*?\)|\S+) ([a-z][\w\-]*)\(([^)]*)\)?")
 _CALLS = re.compile(r"(?:calls|to_apply|body|condition)=%?([\w.\-]+)")
 _HEADER = re.compile(r"^(?:ENTRY )?%?([\w.\-]+) .*\{$")
 
@@ -56,7 +56,7 @@ def census(comps: dict[str, list[str]], name: str, top: bool = True) -> collecti
   kernels (its top-level ops), dots, converts and converted elements."""
   c = collections.Counter()
   for line in comps.get(name, []):
-    m = _INST.match(line)
+    m = INSTRUCTION.match(line)
     if not m:
       continue
     _, shape, op, _ = m.groups()
@@ -79,7 +79,7 @@ def dot_operand_types(comps: dict[str, list[str]]) -> collections.Counter:
   c = collections.Counter()
   for lines in comps.values():
     types = {}  # instruction name -> element type, within one computation
-    for m in filter(None, map(_INST.match, lines)):
+    for m in filter(None, map(INSTRUCTION.match, lines)):
       name, shape, op, operands = m.groups()
       types[name] = shape.split("[")[0]
       if op == "dot":
@@ -93,7 +93,7 @@ def loop_bodies(comps: dict[str, list[str]]) -> list[str]:
     re.search(r"body=%?([\w.\-]+)", line).group(1)
     for lines in comps.values()
     for line in lines
-    if (m := _INST.match(line)) and m.group(3) == "while"
+    if (m := INSTRUCTION.match(line)) and m.group(3) == "while"
   ]
 
 

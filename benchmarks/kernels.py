@@ -7,7 +7,8 @@ each kernel attributed to the model operation XLA compiled it from.
 Per dtype: the step time, its kernels' time by kind (matmuls, transposes and copies,
 converts, reductions, other elementwise work of the model and its gradient, and the
 "update": what runs outside the gradient, the optimizer and the metrics), then the
-`--top` most costly (kernel kind, model operation) pairs with their share and calls per step.
+`--top` most costly (kernel kind, model operation) pairs with their share and how many
+distinct kernels make them up.
 Times are the kernels' own (jax.profiler's trace of `--steps` steps, per step; on a CPU,
 XLA runs independent kernels side by side on its threads, so their sum can exceed the step
 and a kernel that shared the cores reads slower than it runs alone); the kinds
@@ -32,9 +33,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import jax  # noqa: E402
 import step  # noqa: E402  (benchmarks/step.py: the configs and the train step)
-from hlo_census import computations  # noqa: E402
+from hlo_census import INSTRUCTION, computations  # noqa: E402
 
-_INST = re.compile(r"^(?:ROOT )?%?([\w.\-]+) = \S+ ([a-z][\w\-]*)\(")
 _CALLS = re.compile(r"calls=%?([\w.\-]+)")
 _OP_NAME = re.compile(r'op_name="([^"]+)"')
 _NOISE = re.compile(r"jit\(train_step\)/|while/body/|closed_call/|ReasoningModule/|layers_\d+/")
@@ -62,14 +62,14 @@ def kernel_table(hlo: str) -> dict[str, tuple[str, str]]:
   comps, table = computations(hlo), {}
   for lines in comps.values():
     for line in lines:
-      m = _INST.match(line)
-      if not m or m.group(2) in _CONTAINERS:
+      m = INSTRUCTION.match(line)  # (name, type, opcode, operands)
+      if not m or m.group(3) in _CONTAINERS:
         continue
       called = _CALLS.search(line)
       body = "\n".join(comps.get(called.group(1), [])) if called else " " + line.split(" = ", 1)[1]
       op = _OP_NAME.search(line)
       op = _NOISE.sub("", op.group(1)) if op else "?"  # XLA's own copies have none
-      table[m.group(1)] = (kind_of(body, op), op)
+      table[m.group(1).lstrip("%")] = (kind_of(body, op), op)
   return table
 
 
