@@ -11,6 +11,10 @@ of 20 calls):
   81 x 64, bf16): A^T B over the token axis as the gradient has it, the same after an
   explicit transpose (XLA folds it back), that transpose behind lax.optimization_barrier,
   and A B of the same shapes.
+- The attention logits q k^T of the small config from token-major [B, T, N, H] q and k
+  (bf16): on swapaxes views (XLA's CPU backend runs the dot in float32 on upcast copies of
+  operands that are only transposed views) and on copies reshaped to [B*N, T, H]
+  (`layers.attend`'s layout).
 """
 
 from __future__ import annotations
@@ -71,6 +75,19 @@ def main():
     "A B": lambda g, q: jnp.einsum("bnts,bnsh->bnth", g, q, preferred_element_type=f32),
   }
   _row("attention gradient contraction, bf16, ms", grad, g, q)
+
+  q = jax.random.normal(k[2], (32, 81, 2, 64)).astype(jnp.bfloat16)  # [B, T, N, H]
+  heads = lambda x: jnp.swapaxes(x, 1, 2)
+  merged = lambda x: heads(x).reshape(64, 81, 64)
+  logits = {
+    "swapaxes views": lambda q: jnp.einsum(
+      "bnth,bnsh->bnts", heads(q), heads(q), preferred_element_type=f32
+    ),
+    "reshaped copies": lambda q: jnp.einsum(
+      "xth,xsh->xts", merged(q), merged(q), preferred_element_type=f32
+    ),
+  }
+  _row("attention logits from token-major q, k, bf16, ms", logits, q)
 
 
 if __name__ == "__main__":

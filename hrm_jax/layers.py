@@ -162,14 +162,18 @@ def attend(q_BxTxNxH: jax.Array, k_BxTxNxH: jax.Array, v_BxTxNxH: jax.Array) -> 
     return jax.nn.dot_product_attention(
       q_BxTxNxH, k_BxTxNxH, v_BxTxNxH, scale=scale, implementation=impl
     ).astype(jnp.float32)
-  # heads ahead of tokens: plain batched matmuls, forward and backward (XLA's CPU backend
-  # has no bf16 kernel for some token-major contractions, and the rest run 2-3x slower)
-  q_BxNxTxH, k_BxNxSxH, v_BxNxSxH = (
-    jnp.swapaxes(x, 1, 2) for x in (q_BxTxNxH, k_BxTxNxH, v_BxTxNxH)
+  # heads ahead of tokens, merged with the batch into one axis X = B*N: plain batched
+  # matmuls on row-major operands. (XLA's CPU backend runs a bf16 dot in float32 on upcast
+  # copies when an operand is only a transposed view, which a swapaxes alone leaves; the
+  # reshape makes the copy real. Token-major contractions run 2-3x slower.)
+  B, T, N, H = q_BxTxNxH.shape
+  q_XxTxH, k_XxSxH, v_XxSxH = (
+    jnp.swapaxes(x, 1, 2).reshape(B * N, T, H) for x in (q_BxTxNxH, k_BxTxNxH, v_BxTxNxH)
   )
-  logits_BxNxTxS = einsum32("bnth,bnsh->bnts", q_BxNxTxH, k_BxNxSxH)
-  probs = jax.nn.softmax(logits_BxNxTxS * scale, axis=-1).astype(v_BxNxSxH.dtype)
-  return jnp.swapaxes(einsum32("bnts,bnsh->bnth", probs, v_BxNxSxH), 1, 2)
+  logits_XxTxS = einsum32("xth,xsh->xts", q_XxTxH, k_XxSxH)
+  probs_XxTxS = jax.nn.softmax(logits_XxTxS * scale, axis=-1).astype(v_XxSxH.dtype)
+  o_XxTxH = einsum32("xts,xsh->xth", probs_XxTxS, v_XxSxH)
+  return jnp.swapaxes(o_XxTxH.reshape(B, N, T, H), 1, 2)
 
 
 class Attention(nn.Module):
