@@ -12,7 +12,7 @@ import orbax.checkpoint as ocp
 import pytest
 
 from hrm_jax import TrainState
-from hrm_jax.training import checkpoint, records, train
+from hrm_jax.training import checkpoint, records, stopping, train
 from tests import tiny as tiny_run
 
 REPO = Path(__file__).resolve().parents[1]
@@ -75,7 +75,7 @@ def test_nonfinite_loss_stops_with_last_good_checkpoint(tmp_path):
   data = tiny_run.build_data(tmp_path)
   cfg = tiny_run.config(tmp_path / "run", data, steps=20, log_every=1, checkpoint_every=1)
   cfg.optim.lr, cfg.optim.lr_warmup_steps = 1e30, 0
-  with pytest.raises(train.NonFiniteLossError, match="non-finite") as err:
+  with pytest.raises(stopping.NonFiniteLossError, match="non-finite") as err:
     train.train(cfg, write_report=False)
   steps = _committed_steps(tmp_path / "run")
   assert "last good checkpoint: step" in str(err.value) or "no checkpoint was saved" in str(

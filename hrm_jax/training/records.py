@@ -12,6 +12,9 @@ import json
 import time
 from pathlib import Path
 
+import jax
+import jax.numpy as jnp
+
 
 def read_records(path: Path) -> list[dict]:
   """All records of a metrics.jsonl file (a torn last line is skipped)."""
@@ -117,3 +120,30 @@ class Recorder:
       self._wandb.finish()
     if self._tb is not None:
       self._tb.close()
+
+
+class MetricWindow:
+  """Metric sums of the updates since the last record, fetched without stalling the loop:
+  `close` starts their copy to the host and `flush` (called once the next update is
+  dispatched, or at once before a save) writes them; `t` is when the window began."""
+
+  def __init__(self, start: int):
+    self.sums, self.start, self.pending, self.t = None, start, None, time.time()
+    self._add = jax.jit(lambda a, b: jax.tree.map(jnp.add, a, b))  # one dispatch per update
+
+  def add(self, metrics: dict) -> None:
+    self.sums = metrics if self.sums is None else self._add(self.sums, metrics)
+
+  def close(self, step: int) -> None:
+    for x in jax.tree.leaves(self.sums):
+      x.copy_to_host_async()
+    self.pending, self.sums, self.start = (self.start, step, self.sums), None, step
+
+  def flush(self, write) -> None:
+    """write(first, last, host sums, seconds) for the closed window, if there is one."""
+    if self.pending is not None:
+      (first, last, sums), self.pending = self.pending, None
+      host = jax.device_get(sums)
+      now = time.time()
+      write(first, last, host, now - self.t)
+      self.t = now

@@ -23,8 +23,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import signal
-import threading
 import time
 from pathlib import Path
 
@@ -39,54 +37,18 @@ from hrm_jax import act, model
 from hrm_jax.data.loader import Prefetch, TrainLoader
 from hrm_jax.errors import Interrupted, UserError
 from hrm_jax.train_step import init_train_state, make_train_step, reduce_metrics
-from hrm_jax.training import checkpoint, evaluate, experiment, inference, parallel, records, runlock
-
-
-class NonFiniteLossError(UserError, RuntimeError):
-  """Training produced a NaN/inf loss or parameters; the last good checkpoint is kept."""
-
-  exit_code = 3
-  HINT = (
-    "lower optim.lr or raise optim.lr_warmup_steps, and start a new run "
-    "(--config.run_dir): resuming repeats the same updates"
-  )
-
-
-def _all_finite(tree) -> bool:
-  leaves = [
-    jnp.all(jnp.isfinite(x)) for x in jax.tree.leaves(tree) if jnp.issubdtype(x.dtype, jnp.inexact)
-  ]
-  return bool(jnp.all(jnp.stack(leaves))) if leaves else True
-
+from hrm_jax.training import (
+  checkpoint,
+  evaluate,
+  experiment,
+  inference,
+  parallel,
+  records,
+  runlock,
+  stopping,
+)
 
 PREFETCH = 2  # training batches prepared and placed on the devices ahead of the step
-
-
-class _Window:
-  """Metric sums of the updates since the last record, fetched without stalling the loop:
-  `close` starts their copy to the host and `flush` (called once the next update is
-  dispatched, or at once before a save) writes them; `t` is when the window began."""
-
-  def __init__(self, start: int):
-    self.sums, self.start, self.pending, self.t = None, start, None, time.time()
-    self._add = jax.jit(lambda a, b: jax.tree.map(jnp.add, a, b))  # one dispatch per update
-
-  def add(self, metrics: dict) -> None:
-    self.sums = metrics if self.sums is None else self._add(self.sums, metrics)
-
-  def close(self, step: int) -> None:
-    for x in jax.tree.leaves(self.sums):
-      x.copy_to_host_async()
-    self.pending, self.sums, self.start = (self.start, step, self.sums), None, step
-
-  def flush(self, write) -> None:
-    """write(first, last, host sums, seconds) for the closed window, if there is one."""
-    if self.pending is not None:
-      (first, last, sums), self.pending = self.pending, None
-      host = jax.device_get(sums)
-      now = time.time()
-      write(first, last, host, now - self.t)
-      self.t = now
 
 
 def train(cfg: ConfigDict, *, devices=None, write_report: bool = True) -> dict:
@@ -149,34 +111,6 @@ def _write_text(path: Path, text: str) -> None:
     path.write_text(text)
   except OSError as e:
     raise UserError(f"{path}: cannot be written ({e.strerror or e})") from e
-
-
-class _CtrlC:
-  """While active, the first Ctrl-C (or SIGTERM, a scheduler's preemption notice) only
-  sets `hit` (the loop saves and stops); a second one acts at once. Inactive outside the
-  main thread (signals go there)."""
-
-  SIGNALS = {signal.SIGINT: "interrupted", signal.SIGTERM: "terminated"}
-
-  def __init__(self):
-    self.hit, self._prev = None, {}
-
-  def _handle(self, signum, frame):
-    self.hit = self.SIGNALS[signum]
-    signal.signal(signum, self._prev[signum])
-    tqdm.write(
-      f"{signal.Signals(signum).name}: stopping after this update with a checkpoint "
-      "(again: at once)"
-    )
-
-  def __enter__(self):
-    if threading.current_thread() is threading.main_thread():
-      self._prev = {s: signal.signal(s, self._handle) for s in self.SIGNALS}
-    return self
-
-  def __exit__(self, *exc):
-    for s, handler in self._prev.items():
-      signal.signal(s, handler)
 
 
 def _train(
@@ -317,10 +251,10 @@ def _train(
   )
 
   def save(step, metrics=None):
-    if not _all_finite(state.params):
-      raise NonFiniteLossError(
+    if not stopping.all_finite(state.params):
+      raise stopping.NonFiniteLossError(
         f"non-finite parameters at step {step}; not saving; {last_good()}",
-        hint=NonFiniteLossError.HINT,
+        hint=stopping.NonFiniteLossError.HINT,
       )
     ckpts.save(
       step,
@@ -345,9 +279,9 @@ def _train(
   def record(first: int, last: int, sums: dict, seconds: float) -> None:
     means = reduce_metrics(sums, B, n_steps=last - first)
     if not np.isfinite(means["loss"]):
-      raise NonFiniteLossError(
+      raise stopping.NonFiniteLossError(
         f"non-finite loss ({means['loss']}) between steps {first + 1} and {last}; {last_good()}",
-        hint=NonFiniteLossError.HINT,
+        hint=stopping.NonFiniteLossError.HINT,
       )
     means["examples_per_s"] = B * (last - first) / max(seconds, 1e-9)
     recorder.log(last, "train", means)
@@ -357,23 +291,12 @@ def _train(
       exact=f"{means['exact_accuracy']:.3f}",
     )
 
-  def stop_flags(step: int, hit: str | None) -> tuple[str | None, bool]:
-    """(why a signal stops the run at this update or None, time limit reached), alike on
-    every process: with several, agreed on at record steps (a collective), not between."""
-    late = bool(cfg.train.time_limit_s) and time.time() - t_start > cfg.train.time_limit_s
-    if jax.process_count() == 1:
-      return hit, late
-    if step % cfg.train.log_every:
-      return None, False
-    any_hit, any_late = parallel.any_process(hit is not None, late)
-    return (hit or "stopped by another process's signal") if any_hit else None, any_late
-
   # ---- the loop: batches prepared and placed on a thread, metrics fetched a step late
   t_start, eval_metrics, predictions = time.time(), {}, None
-  window, eval_at, bar, step = _Window(start), set(s.eval_at), None, start
+  window, eval_at, bar, step = records.MetricWindow(start), set(s.eval_at), None, start
   batches = Prefetch(loader, place=lambda b: parallel.shard_batch(mesh, b), depth=PREFETCH)
   try:
-    with _CtrlC() as ctrl_c:
+    with stopping.OnSignal() as ctrl_c:
       for step in range(start + 1, s.total_steps + 1):
         state, carry, m = step_fn(state, carry, next(batches), jax.random.fold_in(k_run, step))
         if bar is None:  # started after the first update: no compile in ETA
@@ -388,7 +311,9 @@ def _train(
         window.add(m)
         bar.update(1)
         last = step == s.total_steps
-        signalled, out_of_time = stop_flags(step, ctrl_c.hit)
+        signalled, out_of_time = stopping.agreed(
+          step, ctrl_c.hit, t_start, cfg.train.time_limit_s, cfg.train.log_every
+        )
         do_eval = step in eval_at
         do_save = do_eval or out_of_time or signalled or step % cfg.train.checkpoint_every == 0
 
