@@ -60,15 +60,23 @@ def _env(devices: int, **extra: str) -> dict[str, str]:
 
 
 class _Job:
-  """`processes` processes of one training run (1: a plain single-process run)."""
+  """`processes` processes of one training run (1: a plain single-process run), all on
+  `run_dir` (or on `run_dir[i]` for process i: hosts that do not see the same files)."""
 
   def __init__(
-    self, name: str, run_dir: Path, data: Path, *, processes: int, devices: int, **train
+    self,
+    name: str,
+    run_dir: Path | list[Path],
+    data: Path,
+    *,
+    processes: int,
+    devices: int,
+    **train,
   ):
     self.name, self.procs, self.logs, self.paths = name, [], [], []
-    cmd = [sys.executable, "-m", "experiments.maze", *tiny_run.flags(run_dir, data, **train)]
+    run_dirs = run_dir if isinstance(run_dir, list) else [run_dir] * processes
     address = f"127.0.0.1:{_free_port()}"
-    log_dir = run_dir.parent / f"{run_dir.name}_logs"
+    log_dir = run_dirs[0].parent / f"{run_dirs[0].name}_logs"
     log_dir.mkdir(parents=True, exist_ok=True)
     for i in range(processes):
       extra = (
@@ -78,6 +86,7 @@ class _Job:
         if processes > 1
         else {}
       )
+      cmd = [sys.executable, "-m", "experiments.maze", *tiny_run.flags(run_dirs[i], data, **train)]
       self.paths.append(log_dir / f"process{i}-{time.monotonic_ns()}.log")
       log = open(self.paths[-1], "w")
       self.logs.append(log)
@@ -185,15 +194,25 @@ def _assert_same_records(got_dir: Path, want_dir: Path, rel: float = 0.0) -> Non
     assert g == (pytest.approx(w, rel=rel, abs=1e-9) if rel else w), f"step {w['step']}"
 
 
-def test_two_processes_train_like_one(data, tmp_path):
-  """2 processes x 1 device == 1 process x 2 devices, 3 updates (each logged), evaluation
-  at the end, checkpoints at 2 and 3."""
-  train = dict(steps=3, log_every=1, eval_every=3, checkpoint_every=2, ema_rate=0.9)
-  one, two = tmp_path / "one", tmp_path / "two"
+TRAIN = dict(steps=3, log_every=1, eval_every=3, checkpoint_every=2, ema_rate=0.9)
+
+
+@pytest.fixture(scope="module")
+def runs(data, tmp_path_factory):
+  """(1 process x 2 devices, 2 processes x 1 device) runs of TRAIN: 3 updates (each
+  logged), an evaluation at the end, checkpoints at 2 and 3."""
+  root = tmp_path_factory.mktemp("multihost_runs")
+  one, two = root / "one", root / "two"
   _wait(
-    _Job("1-process run", one, data, processes=1, devices=2, **train),
-    _Job("2-process run", two, data, processes=2, devices=1, **train),
+    _Job("1-process run", one, data, processes=1, devices=2, **TRAIN),
+    _Job("2-process run", two, data, processes=2, devices=1, **TRAIN),
   )
+  return one, two
+
+
+def test_two_processes_train_like_one(runs):
+  """2 processes x 1 device == 1 process x 2 devices: records and checkpoints bit-equal."""
+  one, two = runs
   assert [(r["step"], r["kind"]) for r in _records(one)] == [
     (1, "train"),
     (2, "train"),
@@ -205,6 +224,59 @@ def test_two_processes_train_like_one(data, tmp_path):
     _assert_same_checkpoint(two, one, step)
   summary = json.loads((two / "summary.json").read_text())
   assert summary["steps"] == 3 and summary["finished"]
+
+
+def test_two_processes_move_a_corrupt_checkpoint_aside_and_resume(data, runs, tmp_path):
+  """The 2-process run with its newest checkpoint damaged (step 3's parameter arrays zeroed)
+  and started again with the same command: both processes fail to read step 3 and restore
+  step 2, process 0 alone moves step 3 to corrupt_checkpoints/ and says so in one line, and
+  the run ends bit-identical to its undamaged self."""
+  _, full = runs
+  run = tmp_path / "two"
+  shutil.copytree(full, run)
+  damaged = [f for f in (run / "checkpoints" / "3" / "params").rglob("d/*") if f.is_file()]
+  assert damaged
+  for f in damaged:
+    f.write_bytes(b"\0" * 100)
+  (run / "summary.json").unlink()
+  job = _Job("resumed 2-process run", run, data, processes=2, devices=1, **TRAIN)
+  _wait(job)
+  said = [ln for ln in job.tail(0, 10**6).splitlines() if "cannot be read" in ln]
+  assert len(said) == 1 and said[0].startswith("checkpoint 3 cannot be read (")
+  assert f"moved to {run / 'corrupt_checkpoints' / '3'}; resuming from step 2" in said[0]
+  assert "cannot be read" not in job.tail(1, 10**6)
+  assert (run / "corrupt_checkpoints" / "3" / "params").is_dir()
+  _assert_same_records(run, full)
+  _assert_same_checkpoint(run, full, 3)
+  assert json.loads((run / "summary.json").read_text())["finished"]
+
+
+def test_processes_that_read_different_checkpoints_stop_and_move_nothing(data, runs, tmp_path):
+  """Process 1 sees step 3 damaged, process 0 sees it whole (hosts whose views of the run
+  differ): instead of resuming from different steps, both stop with one line saying which
+  step each read, and neither moves a checkpoint aside."""
+  _, full = runs
+  whole, damaged = tmp_path / "whole", tmp_path / "damaged"
+  for run in (whole, damaged):
+    shutil.copytree(full, run)
+    (run / "summary.json").unlink()
+  for f in (damaged / "checkpoints" / "3" / "params").rglob("d/*"):
+    if f.is_file():
+      f.write_bytes(b"\0" * 100)
+  job = _Job("2-process run", [whole, damaged], data, processes=2, devices=1, **TRAIN)
+  try:
+    rcs = [p.wait(timeout=TIMEOUT_S) for p in job.procs]
+    for i in (0, 1):
+      out = job.tail(i, 10**6)
+      lines = [ln for ln in out.splitlines() if ln.startswith("error: ")]
+      assert lines and "the processes read different checkpoints" in lines[0], job.tail(i)
+      assert "Traceback" not in out, job.tail(i)
+      assert "(process 0: step 3, process 1: step 2); nothing was moved" in lines[0]
+    assert rcs[0] == rcs[1] != 0
+    assert not (whole / "corrupt_checkpoints").exists()
+    assert not (damaged / "corrupt_checkpoints").exists()
+  finally:
+    job.kill()
 
 
 @pytest.mark.slow

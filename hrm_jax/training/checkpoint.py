@@ -49,6 +49,25 @@ class _QuietUnscoredSaves(logging.Filter):
 logging.getLogger("absl").addFilter(_QuietUnscoredSaves())
 
 
+class _QuietFailedSiblingReads(logging.Filter):
+  """After one array of a checkpoint fails to read, orbax abandons its other reads; those
+  that failed too are logged by asyncio ("Task/Future exception was never retrieved"), with
+  a traceback each, when they are collected. `Checkpoints.restore_latest` has already said
+  in one line why the checkpoint is unreadable: drop them (those of TensorStore reads)."""
+
+  NEVER_RETRIEVED = ("Task exception was never retrieved", "Future exception was never retrieved")
+
+  def filter(self, record: logging.LogRecord) -> bool:
+    message = record.getMessage()
+    return not (
+      message.startswith(self.NEVER_RETRIEVED)
+      and ("async_deserialize" in message or "tensorstore_spec" in message)
+    )
+
+
+logging.getLogger("asyncio").addFilter(_QuietFailedSiblingReads())
+
+
 def _drop_closed_loop_callbacks(hook):
   """After a failed read, TensorStore completes its other reads into orbax's closed event
   loop; each prints an 'Event loop is closed' traceback (sys.unraisablehook). Drop those."""
@@ -197,34 +216,49 @@ class Checkpoints:
 
     `templates` as for `restore`. Newer checkpoints that fail to read while an older
     one reads are moved to `../corrupt_checkpoints/<step>`, with one printed line each;
-    if none reads, CheckpointError names the newest one and why.
+    if none reads, CheckpointError names the newest one and why. With several processes,
+    every one must have read the same step (a read that failed on some hosts only is a
+    CheckpointError, and nothing is moved); process 0 moves the unreadable ones.
     """
     steps, failed = sorted(self.manager.all_steps(), reverse=True), []
-    for step in steps:
+    step, got = None, None
+    for candidate in steps:
       try:
-        got = self.restore(step, **templates)
+        got = self.restore(candidate, **templates)
       except Exception as e:  # noqa: BLE001 -- orbax/TensorStore raise many kinds
-        failed.append((step, e))
+        failed.append((candidate, e))
         continue
-      aside = self.directory.parent / "corrupt_checkpoints"
-      for bad, e in failed if jax.process_index() == 0 else ():  # one process moves them
-        aside.mkdir(parents=True, exist_ok=True)
-        shutil.move(str(self.directory / str(bad)), str(aside / str(bad)))
-        print(
-          f"checkpoint {bad} cannot be read ({_cause(e)}); moved to {aside / str(bad)}; "
-          f"resuming from step {step}"
-        )
-      if failed:
-        parallel.sync("corrupt checkpoints moved")
-        self.manager.reload()
-      return step, got
-    if failed:
-      step, e = failed[0]
-      raise CheckpointError(
-        f"no checkpoint in {self.directory} can be read (newest: step {step}: {_cause(e)})",
-        hint="resume with the config the run was started with, or pass a new --config.run_dir",
+      step = candidate
+      break
+    read = parallel.each_process(-1 if step is None else step)
+    if len(set(read)) > 1:  # a read that failed on some hosts only: nothing is moved
+      seen = ", ".join(
+        f"process {i}: " + (f"step {r}" if r >= 0 else "none") for i, r in enumerate(read)
       )
-    return 0, None
+      raise CheckpointError(
+        f"the processes read different checkpoints ({seen}); nothing was moved",
+        hint="check that every host sees the same run directory, and run the command again",
+      )
+    if step is None:
+      if failed:
+        bad, e = failed[0]
+        raise CheckpointError(
+          f"no checkpoint in {self.directory} can be read (newest: step {bad}: {_cause(e)})",
+          hint="resume with the config the run was started with, or pass a new --config.run_dir",
+        )
+      return 0, None
+    aside = self.directory.parent / "corrupt_checkpoints"
+    for bad, e in failed if jax.process_index() == 0 else ():  # one process moves them
+      aside.mkdir(parents=True, exist_ok=True)
+      shutil.move(str(self.directory / str(bad)), str(aside / str(bad)))
+      print(
+        f"checkpoint {bad} cannot be read ({_cause(e)}); moved to {aside / str(bad)}; "
+        f"resuming from step {step}"
+      )
+    if failed:
+      parallel.sync("corrupt checkpoints moved")
+      self.manager.reload()
+    return step, got
 
   def wait(self) -> None:
     """Block until pending asynchronous saves are on disk."""

@@ -229,6 +229,14 @@ def any_process(*flags: bool) -> tuple[bool, ...]:
   return tuple(bool(f) for f in np.asarray(gathered).reshape(-1, len(flags)).any(axis=0))
 
 
+def each_process(value: int) -> list[int]:
+  """`value` as every process has it, by process index: a collective like `any_process`
+  (with one process, [value])."""
+  if jax.process_count() == 1:
+    return [int(value)]
+  return [int(v) for v in np.asarray(multihost_utils.process_allgather(np.int64(value)))]
+
+
 def sync(name: str) -> None:
   """Wait until every process reaches `sync(name)` (nothing with one process)."""
   if jax.process_count() > 1:
