@@ -3,6 +3,7 @@ each kernel attributed to the model operation XLA compiled it from.
 
   python benchmarks/kernels.py                              # HRM small, bf16
   python benchmarks/kernels.py --size paper --dtypes float32,bfloat16 --top 30
+  python benchmarks/kernels.py --sum '/attn/' --sum '/attn/(?!qkv|out)'   # + subtotals
 
 Per dtype: the step time, its kernels' time by kind (matmuls, transposes and copies,
 converts, reductions, other elementwise work of the model and its gradient, and the
@@ -90,7 +91,7 @@ def kernel_times(run, steps: int) -> dict[str, float]:
   return times
 
 
-def profile(cfg, batch: int, steps: int, top: int) -> None:
+def profile(cfg, batch: int, steps: int, top: int, sums: list[str]) -> None:
   train_step, state, carry, data = step.setup(cfg, batch)
   compiled = train_step.lower(state, carry, data, jax.random.key(0)).compile()
   table = kernel_table(compiled.as_text())
@@ -122,6 +123,9 @@ def profile(cfg, batch: int, steps: int, top: int) -> None:
   for (kind, op), seconds in by_op.most_common(top):
     share = seconds / total
     print(f"  {seconds * 1e3:8.2f} {share:6.1%} {calls[(kind, op)]:7d}  {kind:14} {op[:100]}")
+  for pattern in sums:
+    seconds = sum(v for (_, op), v in by_op.items() if re.search(pattern, op))
+    print(f"  operations matching {pattern!r}: {seconds * 1e3:.1f} ms ({seconds / total:.1%})")
 
 
 def main():
@@ -131,11 +135,14 @@ def main():
   ap.add_argument("--dtypes", default="bfloat16", help="comma list of compute dtypes")
   ap.add_argument("--steps", type=int, default=3, help="traced steps (per-step means)")
   ap.add_argument("--top", type=int, default=20, help="operations listed")
+  ap.add_argument(
+    "--sum", action="append", default=[], help="also total the operations matching this regex"
+  )
   args = ap.parse_args()
   print(f"{args.arch} {args.size}, batch {step.BATCH[args.size]}, {jax.devices()[0].platform}")
   for dtype in args.dtypes.split(","):
     cfg = step.config(args.arch, args.size).replace(compute_dtype=dtype)
-    profile(cfg, step.BATCH[args.size], args.steps, args.top)
+    profile(cfg, step.BATCH[args.size], args.steps, args.top, args.sum)
 
 
 if __name__ == "__main__":

@@ -230,7 +230,7 @@ class Checkpoints:
         continue
       step = candidate
       break
-    read = parallel.each_process(-1 if step is None else step)
+    read = parallel.each_process(-1 if step is None else step)[:, 0].tolist()
     if len(set(read)) > 1:  # a read that failed on some hosts only: nothing is moved
       seen = ", ".join(
         f"process {i}: " + (f"step {r}" if r >= 0 else "none") for i, r in enumerate(read)

@@ -220,21 +220,19 @@ def replicate(mesh: Mesh, tree):
   return jax.device_put(tree, replicated(mesh))
 
 
+def each_process(*values: int) -> np.ndarray:
+  """[processes, len(values)]: `values` as each process has them, by process index: a
+  collective every process must reach at the same point of its program (with one
+  process, the values as given)."""
+  mine = np.asarray(values, np.int32)
+  if jax.process_count() == 1:
+    return mine[None]
+  return np.asarray(multihost_utils.process_allgather(mine)).reshape(-1, len(values))
+
+
 def any_process(*flags: bool) -> tuple[bool, ...]:
-  """Each flag OR-ed over all processes: a collective every process must reach at the same
-  point of its program (with one process, the flags as given)."""
-  if jax.process_count() == 1:
-    return tuple(bool(f) for f in flags)
-  gathered = multihost_utils.process_allgather(np.asarray(flags, np.int32))  # [processes, n]
-  return tuple(bool(f) for f in np.asarray(gathered).reshape(-1, len(flags)).any(axis=0))
-
-
-def each_process(value: int) -> list[int]:
-  """`value` as every process has it, by process index: a collective like `any_process`
-  (with one process, [value])."""
-  if jax.process_count() == 1:
-    return [int(value)]
-  return [int(v) for v in np.asarray(multihost_utils.process_allgather(np.int64(value)))]
+  """Each flag OR-ed over all processes (a collective, as `each_process`)."""
+  return tuple(bool(f) for f in each_process(*flags).any(axis=0))
 
 
 def sync(name: str) -> None:
