@@ -21,6 +21,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import jax  # noqa: E402
 import jax.numpy as jnp  # noqa: E402
+import machine  # noqa: E402  (benchmarks/machine.py: what ran, on what)
 import step  # noqa: E402  (benchmarks/step.py: the configs)
 
 from hrm_jax import layers  # noqa: E402
@@ -41,6 +42,7 @@ def main():
   ap.add_argument("--size", default="paper", choices=step.SIZES)
   args = ap.parse_args()
   batch = step.BATCH[args.size]
+  print(machine.describe())
   print(f"{'dtype':9} {'part':6} {'fwd ms':>8} {'fwd+bwd ms':>10}")
   for dtype in ("float32", "bfloat16"):
     cfg = step.config("hrm", args.size).replace(compute_dtype=dtype)

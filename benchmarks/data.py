@@ -18,6 +18,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+import machine  # noqa: E402  (benchmarks/machine.py: what ran, on what)
 import numpy as np  # noqa: E402
 
 from hrm_jax.data import _sudoku_kernel, maze, sudoku  # noqa: E402
@@ -81,6 +82,7 @@ def main():
   )
   a = p.parse_args()
   workers = a.workers or os.cpu_count()
+  print(machine.describe())
   print(
     f"{os.cpu_count()} CPUs, {workers} workers; load average "
     + " ".join(f"{x:.2f}" for x in os.getloadavg())

@@ -33,6 +33,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import jax  # noqa: E402
+import machine  # noqa: E402  (benchmarks/machine.py: what ran, on what)
 import step  # noqa: E402  (benchmarks/step.py: the configs and the train step)
 from hlo_census import INSTRUCTION, computations  # noqa: E402
 
@@ -139,6 +140,7 @@ def main():
     "--sum", action="append", default=[], help="also total the operations matching this regex"
   )
   args = ap.parse_args()
+  print(machine.describe())
   print(f"{args.arch} {args.size}, batch {step.BATCH[args.size]}, {jax.devices()[0].platform}")
   for dtype in args.dtypes.split(","):
     cfg = step.config(args.arch, args.size).replace(compute_dtype=dtype)

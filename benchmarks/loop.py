@@ -103,6 +103,9 @@ def main(argv=None) -> None:
   sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # experiments/, from anywhere
   import importlib
 
+  import machine  # benchmarks/machine.py: what ran, on what
+
+  print(machine.describe())
   task, _, variant = args.config.partition(":")
   cfg = importlib.import_module(f"experiments.configs.{task}").get_config(variant or None)
   t = cfg.train

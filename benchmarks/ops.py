@@ -23,6 +23,7 @@ import time
 
 import jax
 import jax.numpy as jnp
+import machine  # benchmarks/machine.py: what ran, on what
 
 from hrm_jax import optim
 
@@ -43,6 +44,7 @@ def _row(title: str, cases: dict, *args) -> None:
 
 
 def main():
+  print(machine.describe())
   k = jax.random.split(jax.random.key(0), 4)
   m = jax.random.normal(k[0], (27_000_000,)) * 1e-3
   v = jnp.abs(jax.random.normal(k[1], (27_000_000,))) * 1e-3

@@ -31,6 +31,7 @@ from pathlib import Path
 
 import jax
 import jax.numpy as jnp
+import machine  # benchmarks/machine.py: what ran, on what
 import numpy as np
 
 import hrm_jax
@@ -219,6 +220,7 @@ def main():
   args = ap.parse_args()
 
   device = jax.devices()[0]
+  print(machine.describe())
   print(f"devices: {jax.devices()} ({device.device_kind})")
   if args.fit:
     limit = int((device.memory_stats() or {}).get("bytes_limit", 0))
