@@ -14,15 +14,13 @@ Every timing benchmark prints `describe()` first, because two mistakes read as r
 from __future__ import annotations
 
 import os
-import platform
 import subprocess
 from pathlib import Path
 
 import jax
 
 import hrm_jax
-
-BF16_DOT_FLAGS = ("avx512_bf16", "amx_bf16", "bf16")  # x86 AVX-512 / AMX, aarch64 (cpuinfo names)
+from hrm_jax.training import hardware
 
 
 def _git(directory: Path, *args: str) -> str | None:
@@ -45,35 +43,21 @@ def hrm_jax_source() -> str:
   return f"{package} at {commit}" + (" + uncommitted changes" if dirty else "")
 
 
-def cpu_flags() -> tuple[str, set[str]]:
-  """The CPU's model name and its feature flags, from /proc/cpuinfo (Linux; else empty)."""
-  model, flags = platform.processor() or platform.machine(), set()
-  try:
-    text = Path("/proc/cpuinfo").read_text()
-  except OSError:
-    return model, flags
-  for line in text.splitlines():
-    key, _, value = line.partition(":")
-    key = key.strip().lower()
-    if key == "model name" and value.strip():
-      model = value.strip()
-    elif key in ("flags", "features"):
-      flags.update(value.split())
-  return model, flags
-
-
 def describe() -> str:
   """Two lines: the hrm_jax that was imported, and the backend / CPU it runs on."""
   device = jax.devices()[0]
   lines = [f"hrm_jax: {hrm_jax_source()}"]
   if device.platform == "cpu":
-    model, flags = cpu_flags()
-    native = sorted(set(BF16_DOT_FLAGS) & flags)
-    bf16 = (
-      f"bf16 dot instructions: {', '.join(native)}"
-      if native
-      else "no bf16 dot instructions (bf16 matmuls run on f32 units: bf16 figures do not transfer)"
-    )
+    model, flags = hardware.cpu_flags()
+    dots = hardware.bf16_dots(flags)
+    if dots is None:
+      bf16 = "bf16 dot instructions unknown (no /proc/cpuinfo)"
+    elif dots:
+      bf16 = f"bf16 dot instructions: {', '.join(dots)}"
+    else:
+      bf16 = (
+        "no bf16 dot instructions (bf16 matmuls run on f32 units: bf16 figures do not transfer)"
+      )
     lines.append(f"cpu: {model}, {os.cpu_count()} cores; {bf16}")
   else:
     lines.append(f"device: {device.device_kind} x {jax.device_count()} ({device.platform})")

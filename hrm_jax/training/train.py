@@ -41,6 +41,7 @@ from hrm_jax.training import (
   checkpoint,
   evaluate,
   experiment,
+  hardware,
   inference,
   parallel,
   records,
@@ -76,6 +77,9 @@ def train(cfg: ConfigDict, *, devices=None, write_report: bool = True) -> dict:
   if lead:
     print(f"run dir: {run_dir}")
     experiment.check_run_dir(run_dir)
+    dtype = cfg.model.get("compute_dtype", "float32")
+    if advice := hardware.bf16_advice(dtype, jax.default_backend(), hardware.cpu_flags()[1]):
+      print(advice)
   created = not run_dir.exists()
   try:
     with runlock.RunLock(run_dir, enabled=lead):
