@@ -111,6 +111,7 @@ def test_solve_agrees_with_apply():
   params, config, gold = _golden_params()
   params = jax.tree.map(jnp.asarray, params)
   inputs, pids = gold["inputs"], gold["puzzle_identifiers"]
+  apply = jax.jit(hrm_jax.apply, static_argnames=("config", "eval_halt"))  # one compile a rule
   for bias, rule in (
     ([0.0, 0.0], "q_halt"),
     ([0.0, 0.0], "none"),
@@ -130,7 +131,7 @@ def test_solve_agrees_with_apply():
     carry = hrm_jax.initial_carry(batch, config)
     seen = np.zeros(len(inputs), bool)
     for _ in range(config.halt_max_steps):
-      carry, out = hrm_jax.apply(p, carry, batch, config=config, eval_halt=rule)
+      carry, out = apply(p, carry, batch, config=config, eval_halt=rule)
       for i in np.flatnonzero(np.asarray(carry.halted) & ~seen):
         np.testing.assert_array_equal(sol.prediction[i], np.argmax(out["logits"][i], -1))
         assert sol.segments[i] == int(carry.steps[i])
