@@ -16,7 +16,7 @@ BF16_DOT_FLAGS = ("avx512_bf16", "amx_bf16", "bf16")  # /proc/cpuinfo names (x86
 
 def cpu_flags(cpuinfo: Path = Path("/proc/cpuinfo")) -> tuple[str, set[str] | None]:
   """The CPU's model name and feature flags; flags are None where the OS does not list them."""
-  model = platform.processor() or platform.machine()
+  model = platform.machine()  # replaced by the model name where cpuinfo gives one
   try:
     text = cpuinfo.read_text()
   except OSError:
