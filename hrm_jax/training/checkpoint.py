@@ -68,21 +68,28 @@ class _QuietFailedSiblingReads(logging.Filter):
 logging.getLogger("asyncio").addFilter(_QuietFailedSiblingReads())
 
 
-def _drop_closed_loop_callbacks(hook):
-  """After a failed read, TensorStore completes its other reads into orbax's closed event
-  loop; each prints an 'Event loop is closed' traceback (sys.unraisablehook). Drop those."""
+def _drop_abandoned_read_errors(hook):
+  """After one array of a checkpoint fails to read, the other reads end through
+  sys.unraisablehook with a traceback each: TensorStore completes them into orbax's closed
+  event loop ("Event loop is closed"), or their coroutine is closed mid-read and orbax
+  re-raises the GeneratorExit as "Encountered error while reading array index". Drop those;
+  `Checkpoints.restore_latest` has said in one line why the checkpoint is unreadable."""
 
   def filtered(unraisable):
     e = unraisable.exc_value
-    if not (isinstance(e, RuntimeError) and str(e) == "Event loop is closed"):
+    closed_loop = isinstance(e, RuntimeError) and str(e) == "Event loop is closed"
+    abandoned = isinstance(e.__cause__, GeneratorExit) and str(e).startswith(
+      "Encountered error while reading array index"
+    )
+    if not (closed_loop or abandoned):
       hook(unraisable)
 
-  filtered.drops_closed_loop_callbacks = True
+  filtered.drops_abandoned_read_errors = True
   return filtered
 
 
-if not getattr(sys.unraisablehook, "drops_closed_loop_callbacks", False):
-  sys.unraisablehook = _drop_closed_loop_callbacks(sys.unraisablehook)
+if not getattr(sys.unraisablehook, "drops_abandoned_read_errors", False):
+  sys.unraisablehook = _drop_abandoned_read_errors(sys.unraisablehook)
 
 
 class CheckpointError(UserError):
